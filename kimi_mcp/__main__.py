@@ -1,0 +1,145 @@
+"""The `kimi-mcp` command: the stdio or HTTP server, `demo` and `emulator`."""
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import anyio
+
+from kimi_mcp import __version__
+from kimi_mcp.errors import ConfigError
+
+EXIT_CONFIG = 2
+
+DESCRIPTION = """\
+An MCP server for the Moonshot Kimi Open Platform API.
+
+  kimi-mcp                                  serve MCP over stdio (what client configs launch)
+  kimi-mcp --transport http [--port 8765]   serve streamable HTTP at http://127.0.0.1:8765/mcp
+  kimi-mcp demo                             run every tool against the built-in emulator (no key)
+  kimi-mcp emulator [--port 8780]           run the Kimi emulator on loopback
+
+The API key comes from MOONSHOT_API_KEY (or KIMI_API_KEY) in the environment, never from a flag.
+Other settings: KIMI_MCP_<NAME> variables or a TOML file (see config.example.toml).
+Precedence: flag > environment > config file > default.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kimi-mcp",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"kimi-mcp {__version__}")
+    parser.add_argument(
+        "--transport",
+        choices=["stdio", "http"],
+        default="stdio",
+        help="stdio (default) or streamable HTTP",
+    )
+    parser.add_argument("--host", help="HTTP bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="HTTP port (default 8765)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="TOML config file (default ~/.config/kimi-mcp/config.toml if present)",
+    )
+    parser.add_argument(
+        "--model",
+        dest="default_model",
+        metavar="ID",
+        help="default model for ask_kimi (default kimi-k2.6)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        type=str.upper,
+        help="stderr log level (default WARNING)",
+    )
+    parser.add_argument(
+        "--allow-dir",
+        dest="allowed_dirs",
+        action="append",
+        type=Path,
+        metavar="PATH",
+        help="directory files may be read from (repeatable; default: the working directory)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="{demo,emulator}")
+    commands.add_parser("demo", help="run every tool against the built-in emulator (no key needed)")
+    emulator = commands.add_parser("emulator", help="run the Kimi emulator on loopback")
+    emulator.add_argument("--host", dest="emulator_host", default="127.0.0.1")
+    emulator.add_argument("--port", dest="emulator_port", type=int, default=8780)
+    return parser
+
+
+def _setup_logging(level: str) -> None:
+    # stderr only: in stdio mode stdout is the JSON-RPC channel.
+    logging.basicConfig(
+        stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            from kimi_mcp.demo import run_demo
+
+            anyio.run(run_demo)
+        elif args.command == "emulator":
+            _run_emulator(args.emulator_host, args.emulator_port)
+        else:
+            _serve(args)
+    except ConfigError as exc:
+        print(f"kimi-mcp: {exc}", file=sys.stderr)
+        sys.exit(EXIT_CONFIG)
+    except KeyboardInterrupt:
+        pass
+
+
+def _serve(args: argparse.Namespace) -> None:
+    from kimi_mcp.config import load_settings
+
+    settings = load_settings(
+        config=args.config,
+        default_model=args.default_model,
+        log_level=args.log_level,
+        allowed_dirs=args.allowed_dirs,
+        host=args.host,
+        port=args.port,
+    )
+    _setup_logging(settings.log_level)
+    if settings.api_key is None:
+        logging.getLogger("kimi_mcp").warning(
+            "MOONSHOT_API_KEY is not set: tools are listed, but each one that calls Kimi will "
+            "answer an error until the key is set."
+        )
+    if args.transport == "http":
+        from kimi_mcp.http_app import serve_http
+
+        anyio.run(serve_http, settings)
+        return
+    from kimi_mcp.server import build_server
+
+    anyio.run(build_server(settings).run_stdio_async)
+
+
+def _run_emulator(host: str, port: int) -> None:
+    from kimi_mcp.emulator import Emulator, run_emulator
+
+    key = Emulator().api_key
+    print(
+        f"Kimi emulator on http://{host}:{port}/v1 (API key: {key}). Ctrl-C stops it.\n"
+        f"Point kimi-mcp at it: MOONSHOT_BASE_URL=http://{host}:{port}/v1 "
+        f"MOONSHOT_API_KEY={key} kimi-mcp",
+        file=sys.stderr,
+    )
+    anyio.run(lambda: run_emulator(host=host, port=port, api_key=key))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""`kimi-mcp demo`: the emulator, the real server as a subprocess and the SDK client; no key."""
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from mcp import Client, StdioServerParameters
+from mcp.types import CallToolResult, TextContent
+
+from kimi_mcp.emulator import Emulator, serve_emulator
+
+SAMPLE = """\
+kimi-mcp demo document
+
+Kimi is a family of large language models from Moonshot AI. This file was written by
+`kimi-mcp demo`, uploaded to the emulator, and read back through read_file.
+"""
+
+
+def server_parameters(base_url: str, api_key: str, workdir: Path) -> StdioServerParameters:
+    """How a client config would launch kimi-mcp, pointed at the emulator."""
+    env = {
+        "MOONSHOT_API_KEY": api_key,
+        "MOONSHOT_BASE_URL": base_url,
+        "KIMI_MCP_ALLOWED_DIRS": str(workdir),
+        "KIMI_MCP_DATA_DIR": str(workdir / "data"),
+        "HOME": str(workdir),
+        "XDG_CONFIG_HOME": str(workdir / "config"),
+    }
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "kimi_mcp"], env=env, cwd=str(workdir)
+    )
+
+
+async def run_demo() -> None:
+    emulator = Emulator()
+    with tempfile.TemporaryDirectory(prefix="kimi-mcp-demo-") as tmp:
+        workdir = Path(tmp)
+        document = workdir / "about-kimi.txt"
+        document.write_text(SAMPLE, encoding="utf-8")
+        async with serve_emulator(emulator) as base_url:
+            _say(f"Kimi emulator listening at {base_url}; starting kimi-mcp over stdio...")
+            params = server_parameters(base_url, emulator.api_key, workdir)
+            async with Client(params) as client:
+                await _tour(client, document)
+    _say(
+        "\nDone: every tool answered. Set MOONSHOT_API_KEY and add kimi-mcp to your MCP "
+        "client to use the real Kimi (see README)."
+    )
+
+
+async def _tour(client: Client, document: Path) -> None:
+    tools = (await client.list_tools()).tools
+    _say(f"Server offers {len(tools)} tools: {', '.join(tool.name for tool in tools)}")
+    await _call(client, "list_models", {})
+    await _call(client, "check_balance", {})
+    await _call(client, "estimate_tokens", {"text": "How many tokens is this sentence?"})
+    answer = await _call(client, "ask_kimi", {"prompt": "In one line: what is MCP?"})
+    await _call(client, "ask_kimi", {"prompt": "Think it through: 17 * 23?", "thinking": True})
+    uploaded = await _call(client, "upload_file", {"path": str(document)})
+    file_id = str(uploaded.get("id", ""))
+    await _call(client, "list_files", {})
+    await _call(client, "read_file", {"file_id": file_id, "limit": 200})
+    await _call(client, "delete_file", {"file_id": file_id})
+    await _call(client, "upload_file", {"path": "/etc/passwd"}, expect_error=True)
+    if not answer:
+        raise SystemExit("ask_kimi returned nothing: the demo failed")
+
+
+async def _call(
+    client: Client, name: str, arguments: dict[str, Any], *, expect_error: bool = False
+) -> dict[str, Any]:
+    _say(f"\n>>> {name}({json.dumps(arguments, ensure_ascii=False)})")
+    result = await client.call_tool(name, arguments)
+    if result.is_error != expect_error:
+        raise SystemExit(
+            f"{name} {'failed' if result.is_error else 'succeeded'} unexpectedly: {_text(result)}"
+        )
+    if result.is_error:
+        _say(f"(refused, as it should be) {_text(result)}")
+        return {}
+    structured = result.structured_content or {}
+    _say(json.dumps(structured, indent=2, ensure_ascii=False))
+    return structured
+
+
+def _text(result: CallToolResult) -> str:
+    return " ".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)

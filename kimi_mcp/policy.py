@@ -1,0 +1,146 @@
+"""Upstream policy as pure functions: which error an answer is, whether to retry, how long."""
+
+import json
+import random
+import re
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+from time import time
+
+from kimi_mcp.errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    AuthenticationError,
+    BadRequestError,
+    ContentFilterError,
+    NotFoundError,
+    PermissionDeniedError,
+    QuotaExceededError,
+    RateLimitError,
+    RedirectError,
+    ServerError,
+)
+
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 8.0
+RETRY_AFTER_CAP = 20.0
+RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+MESSAGE_LIMIT = 500
+
+# error.type decides first: one status carries several meanings (429 is "slow down" and "pay").
+_BY_TYPE: dict[str, type[APIStatusError]] = {
+    "content_filter": ContentFilterError,
+    "invalid_request_error": BadRequestError,
+    "invalid_authentication_error": AuthenticationError,
+    "incorrect_api_key_error": AuthenticationError,
+    "permission_denied_error": PermissionDeniedError,
+    "resource_not_found_error": NotFoundError,
+    "rate_limit_reached_error": RateLimitError,
+    "engine_overloaded_error": RateLimitError,
+    "exceeded_current_quota_error": QuotaExceededError,
+    "server_error": ServerError,
+    "unexpected_output": ServerError,
+    "server_unavailable": ServerError,
+}
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    429: RateLimitError,
+}
+_TRY_AGAIN = re.compile(r"try again after (\d+(?:\.\d+)?) seconds?", re.IGNORECASE)
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """Remove every secret from text, even when the upstream echoes it back."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def error_from_response(
+    status: int, headers: Mapping[str, str], body: bytes, *, secrets: tuple[str, ...] = ()
+) -> APIStatusError:
+    """Map any non-2xx answer to one APIStatusError; tolerant of non-JSON bodies."""
+    error_type, message = _parse_error_body(body)
+    message = redact(message, secrets)[:MESSAGE_LIMIT]
+    if 300 <= status < 400:
+        where = redact(headers.get("location", "?"), secrets)
+        message = f"redirect to {where}"
+        cls: type[APIStatusError] = RedirectError
+    else:
+        cls = _BY_TYPE.get(error_type or "") or _BY_STATUS.get(status) or _fallback(status)
+    return cls(
+        status_code=status,
+        error_type=error_type,
+        upstream_message=message,
+        retry_after=retry_after_seconds(headers, message),
+    )
+
+
+def _fallback(status: int) -> type[APIStatusError]:
+    return ServerError if status >= 500 else APIStatusError
+
+
+def _parse_error_body(body: bytes) -> tuple[str | None, str]:
+    text = body.decode("utf-8", errors="replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        # e.g. the HTML "504 Gateway Time-out" page: keep its title-ish text short.
+        return None, re.sub(r"<[^>]+>", " ", text).split("\n")[0].strip()[:120]
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict):
+            return _str_or_none(error.get("type")), str(error.get("message") or "")
+        if isinstance(error, str):  # the gateway shape for unknown routes
+            return None, f"{error}: {data.get('message', '')}".strip()
+    return None, text[:120]
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def retry_after_seconds(headers: Mapping[str, str], message: str = "") -> float | None:
+    """Seconds Kimi asks us to wait: retry-after-ms, Retry-After (seconds or date), or the text."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    if "retry-after-ms" in lowered:
+        try:
+            return max(0.0, float(lowered["retry-after-ms"]) / 1000)
+        except ValueError:
+            pass
+    if "retry-after" in lowered:
+        value = lowered["retry-after"].strip()
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(value).timestamp() - time())
+            except (TypeError, ValueError):
+                pass
+    match = _TRY_AGAIN.search(message)
+    return float(match.group(1)) if match else None
+
+
+def should_retry(error: APIError, *, request_sent: bool) -> bool:
+    """Retry only where another attempt can succeed and cannot bill twice."""
+    if isinstance(error, APIConnectionError):
+        return not request_sent
+    if isinstance(error, RateLimitError):
+        return not error.is_daily_limit
+    if isinstance(error, ServerError):
+        return error.status_code in RETRYABLE_STATUSES
+    return False
+
+
+def retry_delay(attempt: int, error: APIError, *, base: float = BACKOFF_BASE) -> float | None:
+    """Seconds before retry number attempt+1, or None when Kimi asks for a wait over the cap."""
+    asked = error.retry_after if isinstance(error, APIStatusError) else None
+    if asked is not None:
+        return asked if asked <= RETRY_AFTER_CAP else None
+    backoff = min(BACKOFF_CAP, base * 2.0**attempt)
+    return backoff * random.uniform(0.75, 1.0)

@@ -1,0 +1,95 @@
+"""Structured tool results: each becomes a tool's outputSchema and its structuredContent."""
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from kimi_mcp.stream import TruncatedReason
+
+
+class UsageResult(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    cached_tokens: int = Field(description="Prompt tokens served from Kimi's cache (cheaper).")
+
+
+class ChatResult(BaseModel):
+    answer: str = Field(description="Kimi's answer (with the prefix in front when one was given).")
+    model: str
+    finish_reason: str | None = Field(
+        description="Kimi's finish_reason; null if the stream was cut."
+    )
+    truncated: bool = Field(
+        description="True when the answer is incomplete: never treat it as final."
+    )
+    truncated_reason: TruncatedReason | None = Field(
+        description="length: hit max_tokens; deadline: the call's deadline passed; stream_cut: "
+        "the stream ended early; size: answer capped; content_filter: moderation stopped it."
+    )
+    reasoning: str | None = Field(description="The model's thinking, when it thought.")
+    usage: UsageResult | None = Field(description="Token usage as Kimi reported it; null if cut.")
+
+
+class ModelEntry(BaseModel):
+    id: str
+    context_length: int = Field(description="Context window in tokens (0 if Kimi did not say).")
+    supports_image_in: bool
+    supports_video_in: bool
+    supports_reasoning: bool
+
+
+class ModelsResult(BaseModel):
+    models: list[ModelEntry]
+    default_model: str = Field(description="The model ask_kimi uses when none is given.")
+
+
+class FileEntry(BaseModel):
+    id: str
+    filename: str
+    bytes: int
+    purpose: str
+    status: str
+    created_at: int = Field(description="Unix time of the upload.")
+
+
+class UploadResult(BaseModel):
+    id: str
+    filename: str
+    bytes: int
+    purpose: str
+    status: str
+    sha256: str = Field(description="SHA-256 of the uploaded bytes.")
+
+
+class ReadFileResult(BaseModel):
+    file_id: str
+    filename: str
+    content: str = Field(description="This page of the extracted text.")
+    offset: int
+    total_chars: int
+    next_offset: int | None = Field(description="Pass as offset to read on; null at the end.")
+
+
+class FilesResult(BaseModel):
+    files: list[FileEntry]
+    count: int
+
+
+class DeleteResult(BaseModel):
+    id: str
+    deleted: bool
+
+
+class TokenEstimate(BaseModel):
+    model: str
+    total_tokens: int = Field(description="Kimi's own count of the input.")
+    context_length: int
+    remaining: int = Field(description="context_length minus total_tokens: room for the answer.")
+
+
+class BalanceResult(BaseModel):
+    available_balance: float = Field(description="cash + voucher; calls fail when it is <= 0.")
+    voucher_balance: float
+    cash_balance: float = Field(description="May be negative (debt).")
+    currency: Literal["USD", "CNY"]

@@ -1,0 +1,318 @@
+"""The MCP server: eight thin tools over KimiClient; KimiErrors become ToolErrors in one place."""
+
+import functools
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Literal, ParamSpec, TypeVar
+
+import anyio
+import httpx2
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from kimi_mcp import __version__
+from kimi_mcp.catalogue import ModelCatalogue
+from kimi_mcp.chat import ChatRequest, ChatService
+from kimi_mcp.client import KimiClient
+from kimi_mcp.config import Settings
+from kimi_mcp.errors import InputError, KimiError
+from kimi_mcp.files import PathGuard
+from kimi_mcp.progress import ProgressReporter
+from kimi_mcp.results import (
+    BalanceResult,
+    ChatResult,
+    DeleteResult,
+    FileEntry,
+    FilesResult,
+    ModelEntry,
+    ModelsResult,
+    ReadFileResult,
+    TokenEstimate,
+    UploadResult,
+)
+
+log = logging.getLogger(__name__)
+
+TOOL_DEADLINE = 30.0  # seconds for every tool but ask_kimi (contract)
+INSTRUCTIONS = (
+    "Tools for Moonshot's Kimi models. Use ask_kimi for a second opinion or to have Kimi read "
+    "long documents (upload them first, or pass local paths) without spending your own context. "
+    "Results say when an answer is truncated; never present a truncated answer as complete."
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class AppContext:
+    settings: Settings
+    client: KimiClient
+    catalogue: ModelCatalogue
+    chat: ChatService
+    guard: PathGuard
+
+
+AppCtx = Context[AppContext]
+
+
+def _app(ctx: AppCtx) -> AppContext:
+    return ctx.request_context.lifespan_context
+
+
+def _deadline() -> float:
+    return anyio.current_time() + TOOL_DEADLINE
+
+
+def _reported(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Turn KimiErrors into ToolErrors: the only way their message reaches the model (mcp 2.3)."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except KimiError as exc:
+            log.info("%s failed: %s", fn.__name__, exc)
+            raise ToolError(str(exc)) from None
+
+    return wrapper
+
+
+class Message(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str = Field(min_length=1)
+
+
+# The tools ------------------------------------------------------------------------------------
+
+
+async def ask_kimi(
+    prompt: Annotated[str, Field(min_length=1, description="Your message to Kimi.")],
+    ctx: AppCtx,
+    system: Annotated[str | None, Field(description="Optional system prompt.")] = None,
+    model: Annotated[str | None, Field(description="Model id; omit for the default.")] = None,
+    thinking: Annotated[
+        bool | None, Field(description="Think first (true) or not (false); omit for the default.")
+    ] = None,
+    max_tokens: Annotated[
+        int | None,
+        Field(ge=1, le=1_048_576, description="Cap on answer tokens, thinking included."),
+    ] = None,
+    json_mode: Annotated[bool, Field(description="Ask for a JSON object answer.")] = False,
+    prefix: Annotated[
+        str | None, Field(min_length=1, description="Start of the answer for Kimi to continue.")
+    ] = None,
+    deadline: Annotated[
+        float | None, Field(gt=0, le=3600, description="Seconds before a partial answer returns.")
+    ] = None,
+) -> ChatResult:
+    """Ask a Kimi model and get its answer, reasoning and token usage. Check `truncated`."""
+    app = _app(ctx)
+    request = ChatRequest(prompt, system, model, thinking, max_tokens, json_mode, prefix, deadline)
+
+    async def send(progress: float, message: str) -> None:
+        await ctx.report_progress(progress, None, message)
+
+    async with ProgressReporter(send).running() as reporter:
+        return await app.chat.ask(request, reporter.update)
+
+
+async def list_models(ctx: AppCtx) -> ModelsResult:
+    """List the Kimi models this key can use, with context windows and capabilities."""
+    app = _app(ctx)
+    models = await app.catalogue.models(deadline=_deadline(), fresh=True)
+    entries = [ModelEntry(**model.model_dump()) for model in models]
+    return ModelsResult(models=entries, default_model=app.settings.default_model)
+
+
+async def upload_file(
+    path: Annotated[str, Field(min_length=1, description="Local file path (allowed dirs only).")],
+    ctx: AppCtx,
+    purpose: Annotated[
+        Literal["file-extract", "image", "video", "batch"],
+        Field(description="file-extract for documents Kimi should read."),
+    ] = "file-extract",
+) -> UploadResult:
+    """Upload a local file to Kimi (max 100 MB); returns its file id."""
+    app = _app(ctx)
+    local = await app.guard.read(path)
+    uploaded = await app.client.upload_file(
+        local.name, local.content, purpose, deadline=_deadline()
+    )
+    log.warning(
+        "audit: uploaded %s (%d bytes, sha256 %s) as %s",
+        local.path,
+        len(local.content),
+        local.sha256,
+        uploaded.id,
+    )
+    return UploadResult(**uploaded.model_dump(exclude={"created_at"}), sha256=local.sha256)
+
+
+async def read_file(
+    file_id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")],
+    ctx: AppCtx,
+    offset: Annotated[int, Field(ge=0, description="Character offset to start from.")] = 0,
+    limit: Annotated[int, Field(ge=1, le=100_000, description="Characters to return.")] = 20_000,
+) -> ReadFileResult:
+    """Read the text Kimi extracted from an uploaded file, a page at a time."""
+    app = _app(ctx)
+    raw = await app.client.file_content(file_id, deadline=_deadline())
+    text, filename = _extracted_text(raw)
+    if filename is None:
+        filename = (await app.client.file_info(file_id, deadline=_deadline())).filename
+    if offset > len(text):
+        raise InputError(f"offset {offset} is past the end ({len(text)} characters).")
+    end = min(len(text), offset + limit)
+    return ReadFileResult(
+        file_id=file_id,
+        filename=filename,
+        content=text[offset:end],
+        offset=offset,
+        total_chars=len(text),
+        next_offset=end if end < len(text) else None,
+    )
+
+
+def _extracted_text(raw: str) -> tuple[str, str | None]:
+    """Kimi returns a JSON string with `content` (older docs) or plain text (2026 OpenAPI)."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return raw, None
+    if isinstance(data, dict) and isinstance(data.get("content"), str):
+        filename = data.get("filename")
+        return data["content"], filename if isinstance(filename, str) else None
+    return raw, None
+
+
+async def list_files(ctx: AppCtx) -> FilesResult:
+    """List the files uploaded to Kimi (the account holds at most 1,000)."""
+    files = await _app(ctx).client.list_files(deadline=_deadline())
+    entries = [FileEntry(**item.model_dump()) for item in files]
+    return FilesResult(files=entries, count=len(entries))
+
+
+async def delete_file(
+    file_id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")],
+    ctx: AppCtx,
+) -> DeleteResult:
+    """Delete an uploaded file from Kimi. This cannot be undone."""
+    deleted = await _app(ctx).client.delete_file(file_id, deadline=_deadline())
+    log.warning("audit: deleted file %s", deleted.id)
+    return DeleteResult(id=deleted.id, deleted=deleted.deleted)
+
+
+async def estimate_tokens(
+    ctx: AppCtx,
+    text: Annotated[str | None, Field(min_length=1, description="Text to count.")] = None,
+    messages: Annotated[
+        list[Message] | None, Field(min_length=1, description="Or a chat message list.")
+    ] = None,
+    model: Annotated[str | None, Field(description="Model id; omit for the default.")] = None,
+) -> TokenEstimate:
+    """Count tokens with Kimi's own tokenizer (free) and show the room left in the window."""
+    if (text is None) == (messages is None):
+        raise ToolError("Give exactly one of 'text' or 'messages'.")
+    app = _app(ctx)
+    deadline = _deadline()
+    info = await app.catalogue.get(model or app.settings.default_model, deadline=deadline)
+    payload = (
+        [m.model_dump() for m in messages] if messages else [{"role": "user", "content": text}]
+    )
+    total = await app.client.estimate_tokens(info.id, payload, deadline=deadline)
+    return TokenEstimate(
+        model=info.id,
+        total_tokens=total,
+        context_length=info.context_length,
+        remaining=max(0, info.context_length - total),
+    )
+
+
+async def check_balance(ctx: AppCtx) -> BalanceResult:
+    """Show the Kimi account balance (USD on the global platform, CNY in China)."""
+    app = _app(ctx)
+    data = await app.client.balance(deadline=_deadline())
+    currency = "CNY" if app.settings.currency == "CNY" else "USD"
+    return BalanceResult(**data.model_dump(), currency=currency)
+
+
+# Registration ---------------------------------------------------------------------------------
+
+_READ = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True)
+TOOLS: tuple[tuple[Callable[..., Awaitable[BaseModel]], str, ToolAnnotations], ...] = (
+    (
+        ask_kimi,
+        "Ask Kimi",
+        ToolAnnotations(
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=False,
+            open_world_hint=True,
+        ),
+    ),
+    (list_models, "List Kimi models", _READ),
+    (
+        upload_file,
+        "Upload a file to Kimi",
+        ToolAnnotations(
+            read_only_hint=False,
+            destructive_hint=False,
+            idempotent_hint=False,
+            open_world_hint=True,
+        ),
+    ),
+    (read_file, "Read an uploaded file's text", _READ),
+    (list_files, "List uploaded files", _READ),
+    (
+        delete_file,
+        "Delete an uploaded file",
+        ToolAnnotations(
+            read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
+        ),
+    ),
+    (estimate_tokens, "Count tokens", _READ),
+    (check_balance, "Check the Kimi balance", _READ),
+)
+
+
+def build_server(
+    settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None
+) -> MCPServer[AppContext]:
+    """The kimi MCP server; `transport` is the test seam for the upstream HTTP traffic."""
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
+        client = KimiClient(
+            api_key=settings.api_key,
+            base_url=settings.api_base_url,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+            max_concurrent_chats=settings.max_concurrent_chats,
+            transport=transport,
+        )
+        catalogue = ModelCatalogue(client)
+        chat = ChatService(
+            client, catalogue, settings.default_model, settings.deadline, settings.answer_cap
+        )
+        try:
+            yield AppContext(settings, client, catalogue, chat, PathGuard(settings.allowed_dirs))
+        finally:
+            await client.aclose()
+
+    server = MCPServer[AppContext](
+        "kimi",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        log_level=settings.log_level,
+    )
+    for fn, title, annotations in TOOLS:
+        server.add_tool(_reported(fn), title=title, annotations=annotations, structured_output=True)
+    return server

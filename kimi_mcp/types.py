@@ -1,0 +1,73 @@
+"""Pydantic shapes of the Kimi API bodies we read (only the fields we use; extras ignored)."""
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ModelInfo(_Body):
+    id: str
+    # The legacy /models shape has no capability fields: default them like kimi-cli does.
+    context_length: int = 0
+    supports_image_in: bool = False
+    supports_video_in: bool = False
+    supports_reasoning: bool = False
+
+
+class ModelList(_Body):
+    data: list[ModelInfo]
+
+
+class FileObject(_Body):
+    id: str
+    filename: str = ""
+    bytes: int = 0
+    purpose: str = ""
+    status: str = ""
+    created_at: int = 0
+
+
+class FileList(_Body):
+    data: list[FileObject]
+
+
+class DeletedFile(_Body):
+    id: str
+    deleted: bool
+
+
+class BalanceData(_Body):
+    available_balance: float
+    voucher_balance: float
+    cash_balance: float
+
+
+class BalanceBody(_Body):
+    data: BalanceData
+
+
+class TokenCountData(_Body):
+    total_tokens: int
+
+
+class TokenCountBody(_Body):
+    data: TokenCountData
+
+
+class Usage(_Body):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    prompt_tokens_details: dict[str, Any] | None = Field(default=None, exclude=True)
+
+    def normalised(self) -> "Usage":
+        """cached_tokens sits at usage.cached_tokens, or (some hosts) in prompt_tokens_details."""
+        if self.cached_tokens or not self.prompt_tokens_details:
+            return self
+        cached = self.prompt_tokens_details.get("cached_tokens")
+        return self.model_copy(update={"cached_tokens": cached if isinstance(cached, int) else 0})
