@@ -59,9 +59,12 @@ class PathGuard:
             fd = os.open(real, flags)
         except OSError as exc:
             raise InputError(_open_failure(raw, exc)) from None
+        try:
+            self._check_descriptor(os.fstat(fd), raw)
+        except InputError:
+            os.close(fd)
+            raise
         with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            self._check_descriptor(info, raw)
             content = handle.read(self.max_bytes + 1)
         if len(content) > self.max_bytes:
             raise InputError(f"Refused: {raw} grew past the {_megabytes(self.max_bytes)} limit.")

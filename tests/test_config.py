@@ -1,0 +1,157 @@
+"""Settings: precedence flag > env > TOML > default, aliases, and failures that stop start-up."""
+
+import os
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from kimi_mcp.config import Settings, default_config_path, load_settings
+from kimi_mcp.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_toml(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "flag", "expected"),
+    [
+        (None, None, None, "kimi-k2.6"),
+        ("toml-model", None, None, "toml-model"),
+        ("toml-model", "env-model", None, "env-model"),
+        ("toml-model", "env-model", "flag-model", "flag-model"),
+        (None, None, "flag-model", "flag-model"),
+        ("toml-model", None, "flag-model", "flag-model"),
+    ],
+)
+def test_flag_beats_env_beats_toml_beats_default(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    toml: str | None,
+    env: str | None,
+    flag: str | None,
+    expected: str,
+) -> None:
+    if toml:
+        write_toml(default_config_path(), f'default_model = "{toml}"\n')
+    if env:
+        monkeypatch.setenv("KIMI_MCP_DEFAULT_MODEL", env)
+    assert load_settings(default_model=flag).default_model == expected
+
+
+@pytest.mark.parametrize("name", ["MOONSHOT_API_KEY", "KIMI_API_KEY"])
+def test_api_key_comes_from_either_documented_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setenv(name, "sk-from-env")
+    key = load_settings().api_key
+    assert key is not None and key.get_secret_value() == "sk-from-env"
+
+
+def test_base_url_variables_and_region_pick_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().api_base_url == "https://api.moonshot.ai/v1"
+    assert load_settings().currency == "USD"
+    monkeypatch.setenv("KIMI_MCP_REGION", "china")
+    assert load_settings().api_base_url == "https://api.moonshot.cn/v1"
+    assert load_settings().currency == "CNY"
+    monkeypatch.setenv("KIMI_BASE_URL", "http://127.0.0.1:9/v1/")
+    settings = load_settings()
+    assert settings.api_base_url == "http://127.0.0.1:9/v1"
+    assert settings.currency == "CNY"  # an unknown host: the region decides the currency
+
+
+def test_no_key_is_not_an_error() -> None:
+    assert load_settings().api_key is None
+
+
+def test_the_key_never_shows_in_repr_or_str(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOONSHOT_API_KEY", "sk-very-secret-value")
+    settings = load_settings()
+    assert "sk-very-secret-value" not in repr(settings)
+    assert "sk-very-secret-value" not in str(settings)
+    assert "sk-very-secret-value" not in settings.model_dump_json()
+
+
+def test_named_config_file_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(config=tmp_path / "missing.toml")
+
+
+def test_config_file_named_by_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = write_toml(tmp_path / "kimi.toml", "max_retries = 5\n")
+    monkeypatch.setenv("KIMI_MCP_CONFIG", str(path))
+    assert load_settings().max_retries == 5
+
+
+def test_unknown_toml_key_is_an_error_naming_it(tmp_path: Path) -> None:
+    path = write_toml(tmp_path / "kimi.toml", "defualt_model = 'x'\n")
+    with pytest.raises(ConfigError, match="unknown setting 'defualt_model'"):
+        load_settings(config=path)
+
+
+def test_invalid_value_is_an_error_naming_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KIMI_MCP_TIMEOUT", "-3")
+    with pytest.raises(ConfigError, match="timeout"):
+        load_settings()
+
+
+def test_broken_toml_is_an_error(tmp_path: Path) -> None:
+    path = write_toml(tmp_path / "kimi.toml", "max_retries = = 1\n")
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_settings(config=path)
+
+
+def test_allowed_dirs_from_env_as_pathsep_list_or_json(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    monkeypatch.setenv("KIMI_MCP_ALLOWED_DIRS", f"{first}{os.pathsep}{second}")
+    assert load_settings().allowed_dirs == [first.resolve(), second.resolve()]
+    monkeypatch.setenv("KIMI_MCP_ALLOWED_DIRS", f'["{second}"]')
+    assert load_settings().allowed_dirs == [second.resolve()]
+
+
+def test_allowed_dirs_default_to_the_working_directory(workdir: Path) -> None:
+    assert load_settings().allowed_dirs == [workdir.resolve()]
+
+
+def test_allowed_dir_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not a directory"):
+        load_settings(allowed_dirs=[tmp_path / "nope"])
+
+
+def test_data_dir_follows_xdg_data_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert load_settings().data_dir == tmp_path / "xdg" / "kimi-mcp"
+
+
+def test_log_level_is_case_insensitive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KIMI_MCP_LOG_LEVEL", "debug")
+    assert load_settings().log_level == "DEBUG"
+
+
+def test_example_config_lists_every_setting_with_its_default() -> None:
+    example = tomllib.loads((ROOT / "config.example.toml").read_text(encoding="utf-8"))
+    documented = set(example) | _commented_keys(ROOT / "config.example.toml")
+    secret_or_meta = {"api_key", "auth_token", "config"}
+    assert documented == set(Settings.model_fields) - secret_or_meta
+    defaults = Settings()
+    for key, value in example.items():
+        assert getattr(defaults, key) == value, key
+
+
+def _commented_keys(path: Path) -> set[str]:
+    """Keys shown as `# key = value` (settings whose default depends on the machine)."""
+    keys = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        body = line.removeprefix("# ").strip()
+        if line.startswith("# ") and " = " in body and body.split(" = ")[0].isidentifier():
+            keys.add(body.split(" = ")[0])
+    return keys

@@ -1,0 +1,86 @@
+"""Kimi's per-model request rules: what each model family is sent, and what we refuse."""
+
+import pytest
+
+from kimi_mcp.errors import InputError
+from kimi_mcp.rules import chat_body, thinks
+from kimi_mcp.types import ModelInfo
+
+SAMPLING = {"temperature", "top_p", "n", "presence_penalty", "frequency_penalty"}
+
+
+def model(model_id: str, reasoning: bool = True) -> ModelInfo:
+    return ModelInfo(id=model_id, context_length=262144, supports_reasoning=reasoning)
+
+
+def body(model_id: str, thinking: bool | None, reasoning: bool = True) -> dict[str, object]:
+    return chat_body(
+        model(model_id, reasoning), [{"role": "user", "content": "hi"}],
+        thinking=thinking, max_tokens=None, json_mode=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("model_id", "thinking", "expected"),
+    [
+        ("kimi-k2.6", True, {"type": "enabled"}),
+        ("kimi-k2.6", False, {"type": "disabled"}),
+        ("kimi-k2.5", False, {"type": "disabled"}),
+        ("kimi-k2.6", None, None),
+        ("kimi-k2.7-code", True, None),
+        ("kimi-k2.7-code-highspeed", None, None),
+        ("kimi-k3", True, None),
+        ("kimi-k3", None, None),
+        ("moonshot-v1-128k", False, None),
+        ("some-new-model", True, None),
+    ],
+)
+def test_thinking_field_only_where_the_model_takes_it(
+    model_id: str, thinking: bool | None, expected: dict[str, str] | None
+) -> None:
+    sent = body(model_id, thinking)
+    assert sent.get("thinking") == expected
+    assert "reasoning_effort" not in sent
+    assert not SAMPLING & set(sent)
+
+
+@pytest.mark.parametrize(
+    ("model_id", "thinking", "reasoning", "says"),
+    [
+        ("kimi-k3", False, True, "always thinks"),
+        ("kimi-k2.7-code", False, True, "always thinks"),
+        ("moonshot-v1-8k", True, False, "does not think"),
+        ("some-new-model", True, False, "does not think"),
+    ],
+)
+def test_a_request_that_contradicts_the_model_is_refused_clearly(
+    model_id: str, thinking: bool, reasoning: bool, says: str
+) -> None:
+    with pytest.raises(InputError, match=says):
+        body(model_id, thinking, reasoning)
+
+
+def test_max_tokens_json_mode_and_streaming_fields() -> None:
+    sent = chat_body(
+        model("kimi-k2.6"), [{"role": "user", "content": "hi"}],
+        thinking=None, max_tokens=99, json_mode=True,
+    )
+    assert sent["max_completion_tokens"] == 99
+    assert sent["response_format"] == {"type": "json_object"}
+    assert sent["stream"] is True
+
+
+@pytest.mark.parametrize(
+    ("model_id", "thinking", "reasoning", "expected"),
+    [
+        ("kimi-k2.6", None, True, True),
+        ("kimi-k2.6", False, True, False),
+        ("kimi-k3", None, True, True),
+        ("moonshot-v1-8k", None, False, False),
+        ("unknown", None, True, True),
+    ],
+)
+def test_whether_a_request_makes_the_model_think(
+    model_id: str, thinking: bool | None, reasoning: bool, expected: bool
+) -> None:
+    assert thinks(model(model_id, reasoning), thinking) is expected
