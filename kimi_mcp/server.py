@@ -17,6 +17,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from kimi_mcp import __version__
+from kimi_mcp.arguments import UnknownArgumentGuard, declared_arguments
 from kimi_mcp.catalogue import ModelCatalogue
 from kimi_mcp.chat import ChatRequest, ChatService
 from kimi_mcp.client import KimiClient
@@ -306,8 +307,10 @@ def build_server(
         finally:
             await client.aclose()
 
+    guard = UnknownArgumentGuard((fn.__name__, declared_arguments(fn)) for fn, _, _ in TOOLS)
     server = MCPServer[AppContext](
         "kimi",
+        middleware=[guard],
         version=__version__,
         instructions=INSTRUCTIONS,
         lifespan=lifespan,

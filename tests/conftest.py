@@ -21,7 +21,7 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No developer key or config can leak in; HOME and the XDG dirs point at tmp_path."""
     for name in list(os.environ):
         if name.startswith(("MOONSHOT_", "KIMI_")):
@@ -34,7 +34,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]
     workdir = tmp_path / "work"
     workdir.mkdir()
     monkeypatch.chdir(workdir)
-    yield workdir
+    return workdir
 
 
 @pytest.fixture(autouse=True)

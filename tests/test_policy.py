@@ -1,8 +1,8 @@
 """Error mapping (error.type first, then status) and the retry policy, as pure functions."""
 
 import json
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 
@@ -93,7 +93,10 @@ def test_redirect_is_an_error_that_names_the_target() -> None:
 
 def test_upstream_echo_of_the_key_is_redacted() -> None:
     error = error_from_response(
-        401, {}, body("invalid_authentication_error", "bad key sk-secret-1"), secrets=("sk-secret-1",)
+        401,
+        {},
+        body("invalid_authentication_error", "bad key sk-secret-1"),
+        secrets=("sk-secret-1",),
     )
     assert "sk-secret-1" not in str(error)
     assert "[redacted]" in str(error)
@@ -113,7 +116,10 @@ def test_messages_tell_the_model_what_to_do(error_type: str, status: int, advice
 
 
 def test_rate_limit_message_says_how_long_to_wait() -> None:
-    message = "Your account org<ak> request reached organization max RPM: 3, please try again after 20 seconds"
+    message = (
+        "Your account org<ak> request reached organization max RPM: 3, "
+        "please try again after 20 seconds"
+    )
     error = error_from_response(429, {}, body("rate_limit_reached_error", message))
     assert error.retry_after == 20
     assert "wait 20 seconds" in str(error)
@@ -142,7 +148,9 @@ def test_retry_after_as_http_date() -> None:
 
 def rate_limit(message: str = "m", retry_after: float | None = None) -> RateLimitError:
     return RateLimitError(
-        status_code=429, error_type="rate_limit_reached_error", upstream_message=message,
+        status_code=429,
+        error_type="rate_limit_reached_error",
+        upstream_message=message,
         retry_after=retry_after,
     )
 
@@ -152,7 +160,9 @@ def test_what_is_retried_and_what_is_not() -> None:
     assert should_retry(error_from_response(503, {}, b""), request_sent=True)
     assert should_retry(APIConnectionError("refused", not_sent=True), request_sent=False)
     assert not should_retry(APIConnectionError("reset"), request_sent=True)
-    assert not should_retry(rate_limit("request reached organization TPD rate limit"), request_sent=True)
+    assert not should_retry(
+        rate_limit("request reached organization TPD rate limit"), request_sent=True
+    )
     for error_type, status in [
         ("exceeded_current_quota_error", 429),
         ("invalid_request_error", 400),
@@ -161,7 +171,9 @@ def test_what_is_retried_and_what_is_not() -> None:
         ("resource_not_found_error", 404),
         ("content_filter", 400),
     ]:
-        assert not should_retry(error_from_response(status, {}, body(error_type)), request_sent=True)
+        assert not should_retry(
+            error_from_response(status, {}, body(error_type)), request_sent=True
+        )
     assert not should_retry(error_from_response(501, {}, b""), request_sent=True)
 
 

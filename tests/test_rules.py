@@ -15,8 +15,11 @@ def model(model_id: str, reasoning: bool = True) -> ModelInfo:
 
 def body(model_id: str, thinking: bool | None, reasoning: bool = True) -> dict[str, object]:
     return chat_body(
-        model(model_id, reasoning), [{"role": "user", "content": "hi"}],
-        thinking=thinking, max_tokens=None, json_mode=False,
+        model(model_id, reasoning),
+        [{"role": "user", "content": "hi"}],
+        thinking=thinking,
+        max_tokens=None,
+        json_mode=False,
     )
 
 
@@ -62,8 +65,11 @@ def test_a_request_that_contradicts_the_model_is_refused_clearly(
 
 def test_max_tokens_json_mode_and_streaming_fields() -> None:
     sent = chat_body(
-        model("kimi-k2.6"), [{"role": "user", "content": "hi"}],
-        thinking=None, max_tokens=99, json_mode=True,
+        model("kimi-k2.6"),
+        [{"role": "user", "content": "hi"}],
+        thinking=None,
+        max_tokens=99,
+        json_mode=True,
     )
     assert sent["max_completion_tokens"] == 99
     assert sent["response_format"] == {"type": "json_object"}

@@ -29,8 +29,16 @@ def feed(lines: list[str]) -> StreamState:
 
 def test_usage_inside_the_choice_is_read() -> None:
     finish = data({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop", "usage": USAGE}]})
-    state = feed([delta(role="assistant", content=""), delta(content="Hel"), "", delta(content="lo"),
-                  finish, "data: [DONE]"])
+    state = feed(
+        [
+            delta(role="assistant", content=""),
+            delta(content="Hel"),
+            "",
+            delta(content="lo"),
+            finish,
+            "data: [DONE]",
+        ]
+    )
     outcome = state.outcome()
     assert outcome.content == "Hello"
     assert outcome.usage is not None and outcome.usage.cached_tokens == 4
@@ -44,16 +52,25 @@ def test_usage_at_chunk_level_is_read() -> None:
 
 
 def test_cached_tokens_in_prompt_tokens_details_is_read() -> None:
-    usage = {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6,
-             "prompt_tokens_details": {"cached_tokens": 3}}
+    usage = {
+        "prompt_tokens": 5,
+        "completion_tokens": 1,
+        "total_tokens": 6,
+        "prompt_tokens_details": {"cached_tokens": 3},
+    }
     finish = data({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop", "usage": usage}]})
     outcome = feed([finish, "data: [DONE]"]).outcome()
     assert outcome.usage is not None and outcome.usage.cached_tokens == 3
 
 
 def test_reasoning_is_collected_apart_from_content() -> None:
-    state = feed([delta(reasoning_content="Let me see. "), delta(reasoning_content="Yes."),
-                  delta(content="42")])
+    state = feed(
+        [
+            delta(reasoning_content="Let me see. "),
+            delta(reasoning_content="Yes."),
+            delta(content="42"),
+        ]
+    )
     assert state.phase == "answering"
     outcome = state.outcome()
     assert outcome.reasoning == "Let me see. Yes." and outcome.content == "42"
@@ -67,7 +84,9 @@ def test_a_stream_without_done_is_cut_even_after_a_finish_reason() -> None:
 def test_length_and_content_filter_finishes_are_truncations() -> None:
     for reason in ("length", "content_filter"):
         finish = data({"choices": [{"index": 0, "delta": {}, "finish_reason": reason}]})
-        assert feed([delta(content="x"), finish, "data: [DONE]"]).outcome().truncated_reason == reason
+        assert (
+            feed([delta(content="x"), finish, "data: [DONE]"]).outcome().truncated_reason == reason
+        )
 
 
 def test_a_malformed_chunk_is_a_validation_error() -> None:

@@ -1,0 +1,80 @@
+"""Helpers for real-process tests: kimi-mcp as a child over stdio or HTTP."""
+
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+from anyio.abc import Process
+from mcp import StdioServerParameters
+
+from tests.conftest import CANARY_KEY
+
+START_TIMEOUT = 20  # a cold interpreter importing the SDK takes ~1 s; generous for a busy CI box
+
+
+def server_env(base_url: str | None, workdir: Path, **extra: str) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(workdir),
+        "XDG_CONFIG_HOME": str(workdir / ".config"),
+        "XDG_DATA_HOME": str(workdir / ".data"),
+        "KIMI_MCP_ALLOWED_DIRS": str(workdir),
+        "KIMI_MCP_LOG_LEVEL": "DEBUG",
+        **extra,
+    }
+    if base_url is not None:
+        env["MOONSHOT_API_KEY"] = CANARY_KEY
+        env["MOONSHOT_BASE_URL"] = base_url
+    return env
+
+
+def stdio_params(env: dict[str, str], workdir: Path, *args: str) -> StdioServerParameters:
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "kimi_mcp", *args], env=env, cwd=str(workdir)
+    )
+
+
+class ServerLog:
+    """Everything the child wrote to stderr, drained continuously so the pipe never fills."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.changed = anyio.Event()
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="replace")
+
+    async def drain(self, process: Process) -> None:
+        assert process.stderr is not None
+        async for chunk in process.stderr:
+            self.data += chunk
+            self.changed.set()
+            self.changed = anyio.Event()
+
+    async def wait_for(self, marker: str) -> str:
+        with anyio.fail_after(START_TIMEOUT):
+            while marker not in self.text or not self.text.split(marker, 1)[1].count("\n"):
+                await self.changed.wait()
+        return self.text.split(marker, 1)[1].splitlines()[0].strip()
+
+
+@asynccontextmanager
+async def http_server(
+    env: dict[str, str], workdir: Path, *args: str
+) -> AsyncIterator[tuple[str, ServerLog]]:
+    """Start `kimi-mcp --transport http --port 0`; yields the MCP URL it printed, and its log."""
+    command = [sys.executable, "-m", "kimi_mcp", "--transport", "http", "--port", "0", *args]
+    log = ServerLog()
+    process = await anyio.open_process(command, env=env, cwd=str(workdir))
+    async with process, anyio.create_task_group() as group:
+        group.start_soon(log.drain, process)
+        try:
+            yield await log.wait_for("serving MCP at "), log
+        finally:
+            process.terminate()
+            with anyio.fail_after(10):
+                await process.wait()

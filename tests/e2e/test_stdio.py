@@ -1,0 +1,167 @@
+"""kimi-mcp as a real child process over stdio, driven by the official SDK client."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Literal
+
+import anyio
+import pytest
+from mcp import Client
+
+from kimi_mcp.emulator import Emulator
+from tests.conftest import CANARY_KEY
+from tests.e2e.conftest import START_TIMEOUT, ServerLog, server_env, stdio_params
+
+pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_tools_work_over_stdio_in_both_protocol_eras(
+    emulator_url: str, emulator: Emulator, workdir: Path, mode: Literal["legacy", "auto"]
+) -> None:
+    params = stdio_params(server_env(emulator_url, workdir), workdir)
+    with anyio.fail_after(START_TIMEOUT * 2):
+        async with Client(params, mode=mode) as client:
+            expected = "2025-11-25" if mode == "legacy" else "2026-07-28"
+            assert client.protocol_version == expected
+            assert len((await client.list_tools()).tools) == 8
+            answer = await client.call_tool("ask_kimi", {"prompt": "stdio nonce-31337"})
+            assert not answer.is_error and answer.structured_content is not None
+            assert "nonce-31337" in answer.structured_content["answer"]
+            balance = await client.call_tool("check_balance", {})
+            assert balance.structured_content is not None
+            assert balance.structured_content["currency"] == "USD"
+    assert emulator.requests[-1].headers["authorization"] == f"Bearer {CANARY_KEY}"
+
+
+async def test_every_stdout_line_is_json_rpc_and_logs_go_to_stderr(
+    emulator_url: str, workdir: Path
+) -> None:
+    """Raw pipes, no SDK client: what the host reads on stdout must be protocol only."""
+    requests = [
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "raw", "version": "0"},
+            },
+        },
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+        {
+            "jsonrpc": "2.0",
+            "id": 3,
+            "method": "tools/call",
+            "params": {"name": "ask_kimi", "arguments": {"prompt": "hello"}},
+        },
+        {
+            "jsonrpc": "2.0",
+            "id": 4,
+            "method": "tools/call",
+            "params": {"name": "upload_file", "arguments": {"path": "/etc/passwd"}},
+        },
+    ]
+    command = [sys.executable, "-m", "kimi_mcp"]
+    env = server_env(emulator_url, workdir)
+    stdout = bytearray()
+    log = ServerLog()
+    with anyio.fail_after(START_TIMEOUT * 2):
+        async with await anyio.open_process(command, env=env, cwd=str(workdir)) as process:
+            assert process.stdin is not None and process.stdout is not None
+            async with anyio.create_task_group() as group:
+                group.start_soon(log.drain, process)
+                for request in requests:
+                    await process.stdin.send((json.dumps(request) + "\n").encode())
+                async for chunk in process.stdout:
+                    stdout += chunk
+                    if stdout.endswith(b"\n") and _answered(bytes(stdout)) >= {1, 2, 3, 4}:
+                        break
+                await process.stdin.aclose()
+                await process.wait()
+    stderr = log.text
+    lines = stdout.decode().splitlines()
+    assert len(lines) >= 4
+    for line in lines:
+        assert json.loads(line)["jsonrpc"] == "2.0"
+    assert "DEBUG" in stderr or "INFO" in stderr  # the logs went somewhere, and not stdout
+    assert CANARY_KEY not in stderr and CANARY_KEY not in stdout.decode()
+
+
+def _answered(stdout: bytes) -> set[int]:
+    ids = set()
+    for line in stdout.decode().splitlines():
+        message = json.loads(line)
+        if isinstance(message.get("id"), int):
+            ids.add(message["id"])
+    return ids
+
+
+def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kimi_mcp", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def test_a_bad_setting_stops_start_up_with_one_line_and_exit_2(workdir: Path) -> None:
+    env = server_env(None, workdir, KIMI_MCP_TIMEOUT="-1")
+    done = run_cli(env=env, cwd=workdir)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "timeout" in done.stderr
+    missing = run_cli("--config", str(workdir / "nope.toml"), env=env, cwd=workdir)
+    assert missing.returncode == 2 and "config file not found" in missing.stderr
+
+
+def test_help_documents_the_commands_and_flags(workdir: Path) -> None:
+    done = run_cli("--help", env=server_env(None, workdir), cwd=workdir)
+    assert done.returncode == 0
+    for word in ("demo", "emulator", "--transport", "--config", "--allow-dir", "MOONSHOT_API_KEY"):
+        assert word in done.stdout
+
+
+async def test_without_a_key_the_server_starts_and_explains(workdir: Path) -> None:
+    params = stdio_params(server_env(None, workdir), workdir)
+    with anyio.fail_after(START_TIMEOUT * 2):
+        async with Client(params) as client:
+            assert len((await client.list_tools()).tools) == 8
+            result = await client.call_tool("list_models", {})
+    assert result.is_error
+    assert any("MOONSHOT_API_KEY" in getattr(block, "text", "") for block in result.content)
+
+
+def test_the_demo_shows_every_tool_working(workdir: Path) -> None:
+    env = {"PATH": server_env(None, workdir)["PATH"], "HOME": str(workdir)}
+    done = subprocess.run(
+        [sys.executable, "-m", "kimi_mcp", "demo"],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    for tool in (
+        "ask_kimi",
+        "list_models",
+        "upload_file",
+        "read_file",
+        "list_files",
+        "delete_file",
+        "estimate_tokens",
+        "check_balance",
+    ):
+        assert f">>> {tool}(" in done.stdout
+    assert "refused, as it should be" in done.stdout
