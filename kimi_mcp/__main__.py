@@ -81,6 +81,7 @@ def _setup_logging(level: str) -> None:
     logging.basicConfig(
         stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("kimi_mcp.audit").setLevel(min(logging.INFO, logging.getLevelName(level)))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

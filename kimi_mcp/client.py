@@ -247,8 +247,13 @@ class KimiClient:
                     await response.aread()
                     raise self._status_error(response)
                 async for line in response.aiter_lines():
-                    if state.feed_line(line):
-                        break
+                    if state.done:
+                        # Read on to the end of the body (normally one blank line) so the
+                        # connection goes back to the pool; anything more is ignored.
+                        if line:
+                            break
+                        continue
+                    state.feed_line(line)
                     if on_progress is not None and line:
                         await on_progress(state)
         except httpx2.TimeoutException as exc:

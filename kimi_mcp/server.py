@@ -39,6 +39,8 @@ from kimi_mcp.results import (
 )
 
 log = logging.getLogger(__name__)
+# Uploads and deletes are always recorded on stderr (INFO even when the log level is higher).
+audit = logging.getLogger("kimi_mcp.audit")
 
 TOOL_DEADLINE = 30.0  # seconds for every tool but ask_kimi (contract)
 INSTRUCTIONS = (
@@ -120,6 +122,8 @@ async def ask_kimi(
     async def send(progress: float, message: str) -> None:
         await ctx.report_progress(progress, None, message)
 
+    # The SDK offers no public way to ask whether the caller wants progress (report_progress is
+    # a no-op without a token), so the beat always runs; it costs ~0.1 ms per call.
     async with ProgressReporter(send).running() as reporter:
         return await app.chat.ask(request, reporter.update)
 
@@ -146,8 +150,8 @@ async def upload_file(
     uploaded = await app.client.upload_file(
         local.name, local.content, purpose, deadline=_deadline()
     )
-    log.warning(
-        "audit: uploaded %s (%d bytes, sha256 %s) as %s",
+    audit.info(
+        "uploaded %s (%d bytes, sha256 %s) as %s",
         local.path,
         len(local.content),
         local.sha256,
@@ -206,7 +210,7 @@ async def delete_file(
 ) -> DeleteResult:
     """Delete an uploaded file from Kimi. This cannot be undone."""
     deleted = await _app(ctx).client.delete_file(file_id, deadline=_deadline())
-    log.warning("audit: deleted file %s", deleted.id)
+    audit.info("deleted file %s", deleted.id)
     return DeleteResult(id=deleted.id, deleted=deleted.deleted)
 
 

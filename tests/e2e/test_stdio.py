@@ -165,3 +165,4 @@ def test_the_demo_shows_every_tool_working(workdir: Path) -> None:
     ):
         assert f">>> {tool}(" in done.stdout
     assert "refused, as it should be" in done.stdout
+    assert "kimi_mcp.audit: uploaded" in done.stderr and "sha256" in done.stderr
