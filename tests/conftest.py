@@ -13,6 +13,16 @@ from kimi_mcp.server import build_server
 
 # A distinctive key: a sweep of logs and results proves it never leaks.
 CANARY_KEY = "sk-canary-7f3a9c1e5b2d4f6a8c0e"
+TOOL_NAMES = (
+    "ask_kimi",
+    "list_models",
+    "upload_file",
+    "read_file",
+    "list_files",
+    "delete_file",
+    "estimate_tokens",
+    "check_balance",
+)
 
 
 @pytest.fixture

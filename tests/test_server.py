@@ -12,20 +12,11 @@ from mcp.types import CallToolResult, TextContent
 from kimi_mcp.config import Settings, load_settings
 from kimi_mcp.emulator import Emulator, Fault
 from kimi_mcp.server import build_server
-from tests.conftest import CANARY_KEY
+from tests.conftest import CANARY_KEY, TOOL_NAMES
 
 pytestmark = pytest.mark.anyio
 
-TOOLS = {
-    "ask_kimi",
-    "list_models",
-    "upload_file",
-    "read_file",
-    "list_files",
-    "delete_file",
-    "estimate_tokens",
-    "check_balance",
-}
+TOOLS = set(TOOL_NAMES)
 SAMPLING = {"temperature", "top_p", "n", "presence_penalty", "frequency_penalty"}
 
 

@@ -12,6 +12,16 @@ from mcp import StdioServerParameters
 
 from tests.conftest import CANARY_KEY
 
+RAW_INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "0"},
+    },
+}
 START_TIMEOUT = 20  # a cold interpreter importing the SDK takes ~1 s; generous for a busy CI box
 
 

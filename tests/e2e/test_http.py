@@ -12,7 +12,7 @@ from mcp import Client
 
 from kimi_mcp.emulator import Emulator
 from tests.conftest import CANARY_KEY
-from tests.e2e.conftest import START_TIMEOUT, http_server, server_env
+from tests.e2e.conftest import RAW_INITIALIZE, START_TIMEOUT, http_server, server_env
 
 pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
 
@@ -46,16 +46,7 @@ async def test_tools_work_over_http_in_both_protocol_eras(
 async def test_health_host_and_origin_checks(emulator_url: str, workdir: Path) -> None:
     async with http_server(server_env(emulator_url, workdir), workdir) as (url, _):
         base = url.removesuffix("/mcp")
-        init = {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "raw", "version": "0"},
-            },
-        }
+        init = RAW_INITIALIZE
         headers = {"Accept": "application/json, text/event-stream"}
         async with httpx2.AsyncClient(timeout=10) as http:
             health = await http.get(f"{base}/healthz")

@@ -11,8 +11,8 @@ import pytest
 from mcp import Client
 
 from kimi_mcp.emulator import Emulator
-from tests.conftest import CANARY_KEY
-from tests.e2e.conftest import START_TIMEOUT, ServerLog, server_env, stdio_params
+from tests.conftest import CANARY_KEY, TOOL_NAMES
+from tests.e2e.conftest import RAW_INITIALIZE, START_TIMEOUT, ServerLog, server_env, stdio_params
 
 pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
 
@@ -41,16 +41,7 @@ async def test_every_stdout_line_is_json_rpc_and_logs_go_to_stderr(
 ) -> None:
     """Raw pipes, no SDK client: what the host reads on stdout must be protocol only."""
     requests = [
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "raw", "version": "0"},
-            },
-        },
+        RAW_INITIALIZE,
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
         {
@@ -153,16 +144,7 @@ def test_the_demo_shows_every_tool_working(workdir: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    for tool in (
-        "ask_kimi",
-        "list_models",
-        "upload_file",
-        "read_file",
-        "list_files",
-        "delete_file",
-        "estimate_tokens",
-        "check_balance",
-    ):
+    for tool in TOOL_NAMES:
         assert f">>> {tool}(" in done.stdout
     assert "refused, as it should be" in done.stdout
     assert "kimi_mcp.audit: uploaded" in done.stderr and "sha256" in done.stderr
