@@ -1,4 +1,4 @@
-"""ask_kimi's work, apart from MCP: build the messages, stream the answer, make it honest."""
+"""ask_kimi's work, apart from MCP: build the messages, fit them, stream the answer, remember it."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -7,10 +7,15 @@ import anyio
 
 from kimi_mcp.catalogue import ModelCatalogue
 from kimi_mcp.client import KimiClient, ProgressHook
+from kimi_mcp.conversations import Conversation, ConversationStore, Turn
 from kimi_mcp.errors import InputError
+from kimi_mcp.fitting import Fitted, Message, answer_room, fit
 from kimi_mcp.results import ChatResult, UsageResult
 from kimi_mcp.rules import chat_body
 from kimi_mcp.stream import ChatOutcome
+from kimi_mcp.types import ModelInfo
+
+NO_WINDOW = 1 << 40  # a model that reports no context_length: let Kimi judge the length
 
 
 @dataclass(frozen=True)
@@ -23,12 +28,14 @@ class ChatRequest:
     json_mode: bool = False
     prefix: str | None = None
     deadline: float | None = None
+    conversation_id: str | None = None
 
 
 @dataclass(frozen=True)
 class ChatService:
     client: KimiClient
     catalogue: ModelCatalogue
+    store: ConversationStore
     default_model: str
     default_deadline: float
     answer_cap: int
@@ -40,20 +47,53 @@ class ChatService:
                 "json_mode and prefix cannot be combined (Kimi rejects partial mode with JSON "
                 "mode); drop one of them."
             )
-        model = await self.catalogue.get(request.model or self.default_model, deadline=deadline)
+        conversation = None
+        if request.conversation_id:
+            conversation = await self.store.load(request.conversation_id)
+        model_id = request.model or (conversation.model if conversation else self.default_model)
+        model = await self.catalogue.get(model_id, deadline=deadline)
+        fitted = await self._fit(model, request, conversation, deadline)
         body = chat_body(
             model,
-            _messages(request),
+            fitted.messages,
             thinking=request.thinking,
             max_tokens=request.max_tokens,
             json_mode=request.json_mode,
         )
         outcome = await self.client.stream_chat(body, deadline=deadline, on_progress=on_progress)
-        return self._result(outcome, request.prefix or "")
+        answer = (request.prefix or "") + outcome.content  # Kimi does not repeat the prefix
+        if conversation is None:
+            conversation = await self.store.create(model.id, request.system)
+        turns = [Turn("user", request.prompt)]
+        if answer:  # Kimi rejects empty messages, so an empty partial answer is not kept
+            turns.append(Turn("assistant", answer, outcome.reasoning or None))
+        await self.store.append(conversation.id, turns, model.id)
+        return self._result(outcome, answer, conversation.id, fitted.dropped_turns)
 
-    def _result(self, outcome: ChatOutcome, prefix: str) -> ChatResult:
-        # Partial mode: Kimi does not repeat the prefix, so the answer is prefix + continuation.
-        answer = prefix + outcome.content
+    async def _fit(
+        self,
+        model: ModelInfo,
+        request: ChatRequest,
+        conversation: Conversation | None,
+        deadline: float,
+    ) -> Fitted:
+        system = request.system or (conversation.system if conversation else None)
+        head: list[Message] = [{"role": "system", "content": system}] if system else []
+        history = [_message(turn) for turn in conversation.turns] if conversation else []
+        tail: list[Message] = [{"role": "user", "content": request.prompt}]
+        if request.prefix:
+            tail.append({"role": "assistant", "content": request.prefix, "partial": True})
+        window = model.context_length or NO_WINDOW
+        budget = window - answer_room(window, request.max_tokens)
+
+        async def count(messages: list[Message]) -> int:
+            return await self.client.estimate_tokens(model.id, messages, deadline=deadline)
+
+        return await fit(head, history, tail, budget=budget, count=count)
+
+    def _result(
+        self, outcome: ChatOutcome, answer: str, conversation_id: str, dropped: int
+    ) -> ChatResult:
         reason = outcome.truncated_reason
         if len(answer) > self.answer_cap:
             answer = answer[: self.answer_cap]
@@ -67,14 +107,12 @@ class ChatService:
             truncated_reason=reason,
             reasoning=outcome.reasoning or None,
             usage=UsageResult(**usage.model_dump()) if usage else None,
+            conversation_id=conversation_id,
+            dropped_turns=dropped,
         )
 
 
-def _messages(request: ChatRequest) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = []
-    if request.system:
-        messages.append({"role": "system", "content": request.system})
-    messages.append({"role": "user", "content": request.prompt})
-    if request.prefix:
-        messages.append({"role": "assistant", "content": request.prefix, "partial": True})
-    return messages
+def _message(turn: Turn) -> dict[str, Any]:
+    # reasoning_content is stored with every assistant turn; Kimi requires it back only on
+    # tool-call turns in thinking mode (kimi-api.md 2.2), which ask_kimi never produces.
+    return {"role": turn.role, "content": turn.content}

@@ -29,6 +29,8 @@ class ChatResult(BaseModel):
     )
     reasoning: str | None = Field(description="The model's thinking, when it thought.")
     usage: UsageResult | None = Field(description="Token usage as Kimi reported it; null if cut.")
+    conversation_id: str = Field(description="Pass back to continue this conversation.")
+    dropped_turns: int = Field(description="Oldest messages left out to fit the model's window.")
 
 
 class ModelEntry(BaseModel):

@@ -22,6 +22,7 @@ from kimi_mcp.catalogue import ModelCatalogue
 from kimi_mcp.chat import ChatRequest, ChatService
 from kimi_mcp.client import KimiClient
 from kimi_mcp.config import Settings
+from kimi_mcp.conversations import SqliteStore
 from kimi_mcp.errors import InputError, KimiError
 from kimi_mcp.files import PathGuard
 from kimi_mcp.progress import ProgressReporter
@@ -114,10 +115,21 @@ async def ask_kimi(
     deadline: Annotated[
         float | None, Field(gt=0, le=3600, description="Seconds before a partial answer returns.")
     ] = None,
+    conversation_id: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=64,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="Continue this conversation (from an earlier result).",
+        ),
+    ] = None,
 ) -> ChatResult:
     """Ask a Kimi model and get its answer, reasoning and token usage. Check `truncated`."""
     app = _app(ctx)
-    request = ChatRequest(prompt, system, model, thinking, max_tokens, json_mode, prefix, deadline)
+    request = ChatRequest(
+        prompt, system, model, thinking, max_tokens, json_mode, prefix, deadline, conversation_id
+    )
 
     async def send(progress: float, message: str) -> None:
         await ctx.report_progress(progress, None, message)
@@ -303,8 +315,9 @@ def build_server(
             transport=transport,
         )
         catalogue = ModelCatalogue(client)
+        store = SqliteStore(settings.data_dir / "conversations.sqlite3")
         chat = ChatService(
-            client, catalogue, settings.default_model, settings.deadline, settings.answer_cap
+            client, catalogue, store, settings.default_model, settings.deadline, settings.answer_cap
         )
         try:
             yield AppContext(settings, client, catalogue, chat, PathGuard(settings.allowed_dirs))

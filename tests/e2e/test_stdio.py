@@ -148,3 +148,34 @@ def test_the_demo_shows_every_tool_working(workdir: Path) -> None:
         assert f">>> {tool}(" in done.stdout
     assert "refused, as it should be" in done.stdout
     assert "kimi_mcp.audit: uploaded" in done.stderr and "sha256" in done.stderr
+
+
+async def test_a_conversation_continues_after_the_server_process_restarts(
+    emulator_url: str, emulator: Emulator, workdir: Path
+) -> None:
+    params = stdio_params(server_env(emulator_url, workdir), workdir)
+    prompts = ["first: the code word is heron", "second: spell it", "third: reverse it"]
+    conversation: str | None = None
+    with anyio.fail_after(START_TIMEOUT * 3):
+        async with Client(params) as client:
+            for prompt in prompts:
+                args = {
+                    "prompt": prompt,
+                    **({"conversation_id": conversation} if conversation else {}),
+                }
+                result = await client.call_tool("ask_kimi", args)
+                assert result.structured_content is not None, result.content
+                conversation = result.structured_content["conversation_id"]
+        assert user_turns_sent(emulator) == prompts
+        async with Client(params) as client:  # a new process, same data directory
+            result = await client.call_tool(
+                "ask_kimi", {"prompt": "fourth: after restart", "conversation_id": conversation}
+            )
+    assert not result.is_error
+    assert user_turns_sent(emulator) == [*prompts, "fourth: after restart"]
+
+
+def user_turns_sent(emulator: Emulator) -> list[str]:
+    body = emulator.requests[-1].json
+    assert isinstance(body, dict)
+    return [m["content"] for m in body["messages"] if m["role"] == "user"]

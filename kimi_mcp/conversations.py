@@ -1,0 +1,125 @@
+"""Conversations kept server-side, so they outlive a client's /clear and a server restart.
+
+`ConversationStore` is the small interface; `SqliteStore` (stdlib sqlite3, one file in the data
+directory) is the embedded default. sqlite3 is blocking, so every call runs on a worker thread.
+"""
+
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+import anyio.to_thread
+
+from kimi_mcp.errors import InputError
+
+Role = Literal["user", "assistant"]
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: Role
+    content: str
+    reasoning: str | None = None  # reasoning_content of an assistant turn, kept for Kimi
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: str
+    model: str
+    system: str | None
+    turns: list[Turn] = field(default_factory=list)
+
+
+class ConversationStore(Protocol):
+    async def create(self, model: str, system: str | None) -> Conversation: ...
+    async def load(self, conversation_id: str) -> Conversation: ...
+    async def append(self, conversation_id: str, turns: list[Turn], model: str) -> None: ...
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY, model TEXT NOT NULL, system TEXT,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS turns (
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL, reasoning TEXT,
+    PRIMARY KEY (conversation_id, seq));
+"""
+
+
+def unknown_conversation(conversation_id: str) -> InputError:
+    return InputError(
+        f"Unknown conversation_id '{conversation_id}': it does not exist here or was deleted. "
+        "Nothing was sent. Omit conversation_id to start a new conversation."
+    )
+
+
+class SqliteStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._ready = False
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self._ready:  # created on first use: start-up stays free of disk work
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        connection = sqlite3.connect(self.path, timeout=10)
+        connection.execute("PRAGMA foreign_keys = ON")
+        if not self._ready:
+            connection.executescript(_SCHEMA)
+            self._ready = True
+        return connection
+
+    async def create(self, model: str, system: str | None) -> Conversation:
+        conversation = Conversation(id="conv_" + secrets.token_hex(12), model=model, system=system)
+        await anyio.to_thread.run_sync(self._insert, conversation)
+        return conversation
+
+    def _insert(self, conversation: Conversation) -> None:
+        now = time.time()
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO conversations VALUES (?, ?, ?, ?, ?)",
+                (conversation.id, conversation.model, conversation.system, now, now),
+            )
+
+    async def load(self, conversation_id: str) -> Conversation:
+        found = await anyio.to_thread.run_sync(self._select, conversation_id)
+        if found is None:
+            raise unknown_conversation(conversation_id)
+        return found
+
+    def _select(self, conversation_id: str) -> Conversation | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT model, system FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            turns = db.execute(
+                "SELECT role, content, reasoning FROM turns WHERE conversation_id = ? ORDER BY seq",
+                (conversation_id,),
+            ).fetchall()
+        return Conversation(conversation_id, row[0], row[1], [Turn(*turn) for turn in turns])
+
+    async def append(self, conversation_id: str, turns: list[Turn], model: str) -> None:
+        await anyio.to_thread.run_sync(self._append, conversation_id, turns, model)
+
+    def _append(self, conversation_id: str, turns: list[Turn], model: str) -> None:
+        with self._connect() as db:
+            (count,) = db.execute(
+                "SELECT COUNT(*) FROM turns WHERE conversation_id = ?", (conversation_id,)
+            ).fetchone()
+            db.executemany(
+                "INSERT INTO turns VALUES (?, ?, ?, ?, ?)",
+                [
+                    (conversation_id, count + i, t.role, t.content, t.reasoning)
+                    for i, t in enumerate(turns)
+                ],
+            )
+            db.execute(
+                "UPDATE conversations SET updated_at = ?, model = ? WHERE id = ?",
+                (time.time(), model, conversation_id),
+            )

@@ -1,0 +1,110 @@
+"""Conversations: continued by id, kept across a restart, trimmed to the window, never faked."""
+
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from kimi_mcp.config import Settings
+from kimi_mcp.emulator import Emulator
+from kimi_mcp.errors import InputError
+from kimi_mcp.fitting import fit, upper_bound
+from kimi_mcp.server import build_server
+from tests.test_server import chats, error_text, ok
+
+pytestmark = pytest.mark.anyio
+
+
+async def ask(client: Client, **args: Any) -> dict[str, Any]:
+    return ok(await client.call_tool("ask_kimi", args))
+
+
+async def test_three_turns_send_the_earlier_turns(mcp_client: Client, emulator: Emulator) -> None:
+    first = await ask(mcp_client, prompt="turn one alpha", system="Be terse.")
+    conversation = first["conversation_id"]
+    second = await ask(mcp_client, prompt="turn two beta", conversation_id=conversation)
+    third = await ask(mcp_client, prompt="turn three gamma", conversation_id=conversation)
+    assert second["conversation_id"] == third["conversation_id"] == conversation
+    sent = chats(emulator)[-1].json["messages"]
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert sent[0]["content"] == "Be terse."
+    assert sent[1]["content"] == "turn one alpha"
+    assert sent[2]["content"] == first["answer"]
+    assert sent[4]["content"] == second["answer"]
+    assert sent[5]["content"] == "turn three gamma"
+    assert third["dropped_turns"] == 0
+
+
+async def test_a_new_question_starts_a_new_conversation(mcp_client: Client) -> None:
+    one = await ask(mcp_client, prompt="a")
+    two = await ask(mcp_client, prompt="b")
+    assert one["conversation_id"] != two["conversation_id"]
+
+
+async def test_unknown_conversation_is_an_error_not_a_fresh_start(
+    mcp_client: Client, emulator: Emulator
+) -> None:
+    result = await mcp_client.call_tool(
+        "ask_kimi", {"prompt": "hi", "conversation_id": "conv_doesnotexist"}
+    )
+    message = error_text(result)
+    assert "Unknown conversation_id" in message and "Omit conversation_id" in message
+    assert chats(emulator) == []
+
+
+async def test_a_conversation_survives_a_server_restart(
+    settings: Settings, emulator: Emulator
+) -> None:
+    async with Client(build_server(settings)) as client:
+        first = await ask(client, prompt="remember the word pelican")
+    async with Client(build_server(settings)) as client:  # a new server, same data_dir
+        await ask(client, prompt="which word?", conversation_id=first["conversation_id"])
+    contents = [m["content"] for m in chats(emulator)[-1].json["messages"]]
+    assert contents[0] == "remember the word pelican"
+    assert (settings.data_dir / "conversations.sqlite3").is_file()
+
+
+async def test_a_long_conversation_is_trimmed_oldest_first(
+    mcp_client: Client, emulator: Emulator
+) -> None:
+    # moonshot-v1-8k: 8,192 tokens, 2,048 kept for the answer. Each turn is ~1,200 tokens.
+    emulator.reply = lambda messages: "ok " * 10
+    filler = "word " * 1000
+    conversation = None
+    for index in range(8):
+        args: dict[str, Any] = {"prompt": f"part {index} {filler}", "model": "moonshot-v1-8k"}
+        if conversation:
+            args["conversation_id"] = conversation
+        result = await ask(mcp_client, **args)
+        conversation = result["conversation_id"]
+    assert result["dropped_turns"] > 0 and not result["truncated"]
+    sent = chats(emulator)[-1].json["messages"]
+    assert sent[0]["role"] == "user" and sent[-1]["content"].startswith("part 7")
+    assert "part 0 " not in " ".join(m["content"] for m in sent)
+    counted = [r for r in emulator.requests if r.path == "/v1/tokenizers/estimate-token-count"]
+    assert counted, "Kimi's own count was not asked when the history might not fit"
+    assert emulator.count_tokens(sent) <= 8192 - 2048
+
+
+async def test_fitting_asks_kimi_only_when_the_local_bound_is_exceeded() -> None:
+    calls: list[int] = []
+
+    async def count(messages: list[dict[str, Any]]) -> int:
+        calls.append(len(messages))
+        return sum(upper_bound(m) for m in messages) // 2
+
+    history = [{"role": r, "content": "x" * 100} for r in ("user", "assistant") * 3]
+    tail = [{"role": "user", "content": "q"}]
+    fitted = await fit([], history, tail, budget=10_000, count=count)
+    assert fitted.dropped_turns == 0 and calls == []
+    fitted = await fit([], history, tail, budget=200, count=count)
+    assert calls and fitted.dropped_turns % 2 == 0 and fitted.dropped_turns > 0
+    assert fitted.messages[0]["role"] == "user"
+
+
+async def test_fitting_refuses_when_the_question_alone_is_too_long() -> None:
+    async def count(messages: list[dict[str, Any]]) -> int:
+        return 10_000
+
+    with pytest.raises(InputError, match="alone need more"):
+        await fit([], [], [{"role": "user", "content": "q" * 500}], budget=100, count=count)
