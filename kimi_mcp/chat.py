@@ -8,6 +8,7 @@ import anyio
 from kimi_mcp.catalogue import ModelCatalogue
 from kimi_mcp.client import KimiClient, ProgressHook
 from kimi_mcp.conversations import Conversation, ConversationStore, Turn
+from kimi_mcp.documents import DocumentService
 from kimi_mcp.errors import InputError
 from kimi_mcp.fitting import Fitted, Message, answer_room, fit
 from kimi_mcp.results import ChatResult, UsageResult
@@ -29,6 +30,8 @@ class ChatRequest:
     prefix: str | None = None
     deadline: float | None = None
     conversation_id: str | None = None
+    files: tuple[str, ...] = ()
+    file_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class ChatService:
     client: KimiClient
     catalogue: ModelCatalogue
     store: ConversationStore
+    documents: DocumentService
     default_model: str
     default_deadline: float
     answer_cap: int
@@ -52,7 +56,12 @@ class ChatService:
             conversation = await self.store.load(request.conversation_id)
         model_id = request.model or (conversation.model if conversation else self.default_model)
         model = await self.catalogue.get(model_id, deadline=deadline)
-        fitted = await self._fit(model, request, conversation, deadline)
+        file_ids = await self._documents(request, conversation, deadline)
+        documents = [
+            {"role": "system", "content": await self.documents.body(file_id, deadline=deadline)}
+            for file_id in file_ids
+        ]
+        fitted = await self._fit(model, request, conversation, documents, deadline)
         body = chat_body(
             model,
             fitted.messages,
@@ -67,18 +76,30 @@ class ChatService:
         turns = [Turn("user", request.prompt)]
         if answer:  # Kimi rejects empty messages, so an empty partial answer is not kept
             turns.append(Turn("assistant", answer, outcome.reasoning or None))
-        await self.store.append(conversation.id, turns, model.id)
-        return self._result(outcome, answer, conversation.id, fitted.dropped_turns)
+        await self.store.append(conversation.id, turns, model.id, file_ids)
+        return self._result(outcome, answer, conversation.id, fitted.dropped_turns, file_ids)
+
+    async def _documents(
+        self, request: ChatRequest, conversation: Conversation | None, deadline: float
+    ) -> list[str]:
+        """Earlier documents of the conversation, then the ones named now (each once)."""
+        ids = list(conversation.file_ids) if conversation else []
+        ids += request.file_ids
+        for path in request.files:
+            ids.append(await self.documents.file_id_for(path, deadline=deadline))
+        return list(dict.fromkeys(ids))
 
     async def _fit(
         self,
         model: ModelInfo,
         request: ChatRequest,
         conversation: Conversation | None,
+        documents: list[Message],
         deadline: float,
     ) -> Fitted:
         system = request.system or (conversation.system if conversation else None)
         head: list[Message] = [{"role": "system", "content": system}] if system else []
+        head += documents  # the documented pattern: each file's content as a system message
         history = [_message(turn) for turn in conversation.turns] if conversation else []
         tail: list[Message] = [{"role": "user", "content": request.prompt}]
         if request.prefix:
@@ -92,7 +113,12 @@ class ChatService:
         return await fit(head, history, tail, budget=budget, count=count)
 
     def _result(
-        self, outcome: ChatOutcome, answer: str, conversation_id: str, dropped: int
+        self,
+        outcome: ChatOutcome,
+        answer: str,
+        conversation_id: str,
+        dropped: int,
+        file_ids: list[str],
     ) -> ChatResult:
         reason = outcome.truncated_reason
         if len(answer) > self.answer_cap:
@@ -109,6 +135,7 @@ class ChatService:
             usage=UsageResult(**usage.model_dump()) if usage else None,
             conversation_id=conversation_id,
             dropped_turns=dropped,
+            file_ids=file_ids,
         )
 
 

@@ -4,8 +4,8 @@
 directory) is the embedded default. sqlite3 is blocking, so every call runs on a worker thread.
 """
 
+import json
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +14,7 @@ from typing import Literal, Protocol
 import anyio.to_thread
 
 from kimi_mcp.errors import InputError
+from kimi_mcp.storage import SqliteFile
 
 Role = Literal["user", "assistant"]
 
@@ -31,17 +32,20 @@ class Conversation:
     model: str
     system: str | None
     turns: list[Turn] = field(default_factory=list)
+    file_ids: list[str] = field(default_factory=list)  # documents kept in every later turn
 
 
 class ConversationStore(Protocol):
     async def create(self, model: str, system: str | None) -> Conversation: ...
     async def load(self, conversation_id: str) -> Conversation: ...
-    async def append(self, conversation_id: str, turns: list[Turn], model: str) -> None: ...
+    async def append(
+        self, conversation_id: str, turns: list[Turn], model: str, file_ids: list[str]
+    ) -> None: ...
 
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
-    id TEXT PRIMARY KEY, model TEXT NOT NULL, system TEXT,
+    id TEXT PRIMARY KEY, model TEXT NOT NULL, system TEXT, file_ids TEXT NOT NULL,
     created_at REAL NOT NULL, updated_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS turns (
     conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
@@ -59,18 +63,8 @@ def unknown_conversation(conversation_id: str) -> InputError:
 
 class SqliteStore:
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._ready = False
-
-    def _connect(self) -> sqlite3.Connection:
-        if not self._ready:  # created on first use: start-up stays free of disk work
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        connection = sqlite3.connect(self.path, timeout=10)
-        connection.execute("PRAGMA foreign_keys = ON")
-        if not self._ready:
-            connection.executescript(_SCHEMA)
-            self._ready = True
-        return connection
+        self._file = SqliteFile(path, _SCHEMA)
+        self._connect = self._file.connect
 
     async def create(self, model: str, system: str | None) -> Conversation:
         conversation = Conversation(id="conv_" + secrets.token_hex(12), model=model, system=system)
@@ -81,8 +75,8 @@ class SqliteStore:
         now = time.time()
         with self._connect() as db:
             db.execute(
-                "INSERT INTO conversations VALUES (?, ?, ?, ?, ?)",
-                (conversation.id, conversation.model, conversation.system, now, now),
+                "INSERT INTO conversations VALUES (?, ?, ?, ?, ?, ?)",
+                (conversation.id, conversation.model, conversation.system, "[]", now, now),
             )
 
     async def load(self, conversation_id: str) -> Conversation:
@@ -94,7 +88,8 @@ class SqliteStore:
     def _select(self, conversation_id: str) -> Conversation | None:
         with self._connect() as db:
             row = db.execute(
-                "SELECT model, system FROM conversations WHERE id = ?", (conversation_id,)
+                "SELECT model, system, file_ids FROM conversations WHERE id = ?",
+                (conversation_id,),
             ).fetchone()
             if row is None:
                 return None
@@ -102,12 +97,17 @@ class SqliteStore:
                 "SELECT role, content, reasoning FROM turns WHERE conversation_id = ? ORDER BY seq",
                 (conversation_id,),
             ).fetchall()
-        return Conversation(conversation_id, row[0], row[1], [Turn(*turn) for turn in turns])
+        turn_list = [Turn(*turn) for turn in turns]
+        return Conversation(conversation_id, row[0], row[1], turn_list, json.loads(row[2]))
 
-    async def append(self, conversation_id: str, turns: list[Turn], model: str) -> None:
-        await anyio.to_thread.run_sync(self._append, conversation_id, turns, model)
+    async def append(
+        self, conversation_id: str, turns: list[Turn], model: str, file_ids: list[str]
+    ) -> None:
+        await anyio.to_thread.run_sync(self._append, conversation_id, turns, model, file_ids)
 
-    def _append(self, conversation_id: str, turns: list[Turn], model: str) -> None:
+    def _append(
+        self, conversation_id: str, turns: list[Turn], model: str, file_ids: list[str]
+    ) -> None:
         with self._connect() as db:
             (count,) = db.execute(
                 "SELECT COUNT(*) FROM turns WHERE conversation_id = ?", (conversation_id,)
@@ -120,6 +120,6 @@ class SqliteStore:
                 ],
             )
             db.execute(
-                "UPDATE conversations SET updated_at = ?, model = ? WHERE id = ?",
-                (time.time(), model, conversation_id),
+                "UPDATE conversations SET updated_at = ?, model = ?, file_ids = ? WHERE id = ?",
+                (time.time(), model, json.dumps(file_ids), conversation_id),
             )

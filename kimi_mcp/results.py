@@ -31,6 +31,7 @@ class ChatResult(BaseModel):
     usage: UsageResult | None = Field(description="Token usage as Kimi reported it; null if cut.")
     conversation_id: str = Field(description="Pass back to continue this conversation.")
     dropped_turns: int = Field(description="Oldest messages left out to fit the model's window.")
+    file_ids: list[str] = Field(description="Documents Kimi read for this answer.")
 
 
 class ModelEntry(BaseModel):
@@ -62,6 +63,7 @@ class UploadResult(BaseModel):
     purpose: str
     status: str
     sha256: str = Field(description="SHA-256 of the uploaded bytes.")
+    reused: bool = Field(description="True when Kimi already had these bytes: nothing was sent.")
 
 
 class ReadFileResult(BaseModel):

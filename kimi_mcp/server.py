@@ -23,8 +23,10 @@ from kimi_mcp.chat import ChatRequest, ChatService
 from kimi_mcp.client import KimiClient
 from kimi_mcp.config import Settings
 from kimi_mcp.conversations import SqliteStore
+from kimi_mcp.documents import DocumentService
 from kimi_mcp.errors import InputError, KimiError
 from kimi_mcp.files import PathGuard
+from kimi_mcp.ledger import UploadLedger
 from kimi_mcp.progress import ProgressReporter
 from kimi_mcp.results import (
     BalanceResult,
@@ -40,8 +42,6 @@ from kimi_mcp.results import (
 )
 
 log = logging.getLogger(__name__)
-# Uploads and deletes are always recorded on stderr (INFO even when the log level is higher).
-audit = logging.getLogger("kimi_mcp.audit")
 
 TOOL_DEADLINE = 30.0  # seconds for every tool but ask_kimi (contract)
 INSTRUCTIONS = (
@@ -60,7 +60,7 @@ class AppContext:
     client: KimiClient
     catalogue: ModelCatalogue
     chat: ChatService
-    guard: PathGuard
+    documents: DocumentService
 
 
 AppCtx = Context[AppContext]
@@ -115,6 +115,13 @@ async def ask_kimi(
     deadline: Annotated[
         float | None, Field(gt=0, le=3600, description="Seconds before a partial answer returns.")
     ] = None,
+    files: Annotated[
+        tuple[str, ...],
+        Field(max_length=20, description="Local documents for Kimi to read (allowed dirs only)."),
+    ] = (),
+    file_ids: Annotated[
+        tuple[str, ...], Field(max_length=20, description="Already uploaded file ids to read.")
+    ] = (),
     conversation_id: Annotated[
         str | None,
         Field(
@@ -128,7 +135,17 @@ async def ask_kimi(
     """Ask a Kimi model and get its answer, reasoning and token usage. Check `truncated`."""
     app = _app(ctx)
     request = ChatRequest(
-        prompt, system, model, thinking, max_tokens, json_mode, prefix, deadline, conversation_id
+        prompt,
+        system,
+        model,
+        thinking,
+        max_tokens,
+        json_mode,
+        prefix,
+        deadline,
+        conversation_id,
+        files,
+        file_ids,
     )
 
     async def send(progress: float, message: str) -> None:
@@ -157,19 +174,9 @@ async def upload_file(
     ] = "file-extract",
 ) -> UploadResult:
     """Upload a local file to Kimi (max 100 MB); returns its file id."""
-    app = _app(ctx)
-    local = await app.guard.read(path)
-    uploaded = await app.client.upload_file(
-        local.name, local.content, purpose, deadline=_deadline()
-    )
-    audit.info(
-        "uploaded %s (%d bytes, sha256 %s) as %s",
-        local.path,
-        len(local.content),
-        local.sha256,
-        uploaded.id,
-    )
-    return UploadResult(**uploaded.model_dump(exclude={"created_at"}), sha256=local.sha256)
+    upload = await _app(ctx).documents.upload(path, purpose, deadline=_deadline())
+    fields = upload.file.model_dump(exclude={"created_at"})
+    return UploadResult(**fields, sha256=upload.sha256, reused=upload.reused)
 
 
 async def read_file(
@@ -180,7 +187,7 @@ async def read_file(
 ) -> ReadFileResult:
     """Read the text Kimi extracted from an uploaded file, a page at a time."""
     app = _app(ctx)
-    raw = await app.client.file_content(file_id, deadline=_deadline())
+    raw = await app.documents.body(file_id, deadline=_deadline())
     text, filename = _extracted_text(raw)
     if filename is None:
         filename = (await app.client.file_info(file_id, deadline=_deadline())).filename
@@ -221,9 +228,8 @@ async def delete_file(
     ctx: AppCtx,
 ) -> DeleteResult:
     """Delete an uploaded file from Kimi. This cannot be undone."""
-    deleted = await _app(ctx).client.delete_file(file_id, deadline=_deadline())
-    audit.info("deleted file %s", deleted.id)
-    return DeleteResult(id=deleted.id, deleted=deleted.deleted)
+    deleted = await _app(ctx).documents.delete(file_id, deadline=_deadline())
+    return DeleteResult(id=file_id, deleted=deleted)
 
 
 async def estimate_tokens(
@@ -316,11 +322,19 @@ def build_server(
         )
         catalogue = ModelCatalogue(client)
         store = SqliteStore(settings.data_dir / "conversations.sqlite3")
+        ledger = UploadLedger(settings.data_dir / "uploads.sqlite3")
+        documents = DocumentService(client, PathGuard(settings.allowed_dirs), ledger)
         chat = ChatService(
-            client, catalogue, store, settings.default_model, settings.deadline, settings.answer_cap
+            client,
+            catalogue,
+            store,
+            documents,
+            settings.default_model,
+            settings.deadline,
+            settings.answer_cap,
         )
         try:
-            yield AppContext(settings, client, catalogue, chat, PathGuard(settings.allowed_dirs))
+            yield AppContext(settings, client, catalogue, chat, documents)
         finally:
             await client.aclose()
 

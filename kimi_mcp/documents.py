@@ -1,0 +1,79 @@
+"""Local files to Kimi file ids (uploaded once per content) and file ids to extracted text."""
+
+import logging
+from dataclasses import dataclass
+
+from kimi_mcp.client import KimiClient
+from kimi_mcp.errors import NotFoundError
+from kimi_mcp.files import LocalFile, PathGuard
+from kimi_mcp.ledger import LedgerEntry, UploadLedger
+from kimi_mcp.types import FileObject
+
+audit = logging.getLogger("kimi_mcp.audit")
+
+
+@dataclass(frozen=True)
+class Upload:
+    file: FileObject
+    sha256: str
+    reused: bool
+
+
+@dataclass(frozen=True)
+class DocumentService:
+    client: KimiClient
+    guard: PathGuard
+    ledger: UploadLedger
+
+    async def upload(self, path: str, purpose: str, *, deadline: float) -> Upload:
+        """Upload a local file unless the ledger shows Kimi already has these exact bytes."""
+        return await self._upload_local(await self.guard.read(path), purpose, deadline)
+
+    async def _upload_local(self, local: LocalFile, purpose: str, deadline: float) -> Upload:
+        known = await self.ledger.find(local.sha256, purpose)
+        if known is not None:
+            try:
+                info = await self.client.file_info(known.file_id, deadline=deadline)
+                return Upload(info, local.sha256, reused=True)
+            except NotFoundError:  # deleted on Kimi's side (console, another tool): send again
+                await self.ledger.forget(known.file_id)
+        return Upload(await self._send(local, purpose, deadline), local.sha256, reused=False)
+
+    async def _send(self, local: LocalFile, purpose: str, deadline: float) -> FileObject:
+        uploaded = await self.client.upload_file(
+            local.name, local.content, purpose, deadline=deadline
+        )
+        audit.info(
+            "uploaded %s (%d bytes, sha256 %s) as %s",
+            local.path,
+            len(local.content),
+            local.sha256,
+            uploaded.id,
+        )
+        await self.ledger.record(
+            LedgerEntry(local.sha256, purpose, uploaded.id, uploaded.filename, uploaded.bytes)
+        )
+        return uploaded
+
+    async def file_id_for(self, path: str, *, deadline: float) -> str:
+        """The id of a local document for ask_kimi; no network at all when its text is cached."""
+        local = await self.guard.read(path)
+        known = await self.ledger.find(local.sha256, "file-extract")
+        if known is not None and await self.ledger.cached_body(known.file_id) is not None:
+            return known.file_id
+        return (await self._upload_local(local, "file-extract", deadline)).file.id
+
+    async def body(self, file_id: str, *, deadline: float) -> str:
+        """Kimi's extracted content as sent (a JSON string), fetched once per file id."""
+        cached = await self.ledger.cached_body(file_id)
+        if cached is not None:
+            return cached
+        body = await self.client.file_content(file_id, deadline=deadline)
+        await self.ledger.cache_body(file_id, body)
+        return body
+
+    async def delete(self, file_id: str, *, deadline: float) -> bool:
+        deleted = await self.client.delete_file(file_id, deadline=deadline)
+        await self.ledger.forget(file_id)
+        audit.info("deleted file %s", file_id)
+        return deleted.deleted

@@ -1,0 +1,88 @@
+"""The upload ledger: which local content (by SHA-256) is already on Kimi, and its extracted text.
+
+Kimi keeps at most 1,000 files and 10 GB per account, and extraction is billed as input each
+time it is read into a prompt: the same bytes are never uploaded twice, and their text is cached.
+"""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio.to_thread
+
+from kimi_mcp.storage import SqliteFile
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS uploads (
+    sha256 TEXT NOT NULL, purpose TEXT NOT NULL, file_id TEXT NOT NULL UNIQUE,
+    filename TEXT NOT NULL, bytes INTEGER NOT NULL, created_at REAL NOT NULL,
+    PRIMARY KEY (sha256, purpose));
+CREATE TABLE IF NOT EXISTS contents (file_id TEXT PRIMARY KEY, body TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    sha256: str
+    purpose: str
+    file_id: str
+    filename: str
+    bytes: int
+
+
+class UploadLedger:
+    def __init__(self, path: Path) -> None:
+        self._file = SqliteFile(path, _SCHEMA)
+        self._connect = self._file.connect
+
+    async def find(self, sha256: str, purpose: str) -> LedgerEntry | None:
+        return await anyio.to_thread.run_sync(self._find, sha256, purpose)
+
+    def _find(self, sha256: str, purpose: str) -> LedgerEntry | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT sha256, purpose, file_id, filename, bytes FROM uploads "
+                "WHERE sha256 = ? AND purpose = ?",
+                (sha256, purpose),
+            ).fetchone()
+        return LedgerEntry(*row) if row else None
+
+    async def record(self, entry: LedgerEntry) -> None:
+        await anyio.to_thread.run_sync(self._record, entry)
+
+    def _record(self, entry: LedgerEntry) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO uploads VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    entry.sha256,
+                    entry.purpose,
+                    entry.file_id,
+                    entry.filename,
+                    entry.bytes,
+                    time.time(),
+                ),
+            )
+
+    async def forget(self, file_id: str) -> None:
+        await anyio.to_thread.run_sync(self._forget, file_id)
+
+    def _forget(self, file_id: str) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM uploads WHERE file_id = ?", (file_id,))
+            db.execute("DELETE FROM contents WHERE file_id = ?", (file_id,))
+
+    async def cached_body(self, file_id: str) -> str | None:
+        return await anyio.to_thread.run_sync(self._cached_body, file_id)
+
+    def _cached_body(self, file_id: str) -> str | None:
+        with self._connect() as db:
+            row = db.execute("SELECT body FROM contents WHERE file_id = ?", (file_id,)).fetchone()
+        return str(row[0]) if row else None
+
+    async def cache_body(self, file_id: str, body: str) -> None:
+        await anyio.to_thread.run_sync(self._cache_body, file_id, body)
+
+    def _cache_body(self, file_id: str, body: str) -> None:
+        with self._connect() as db:
+            db.execute("INSERT OR REPLACE INTO contents VALUES (?, ?)", (file_id, body))

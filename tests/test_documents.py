@@ -1,0 +1,85 @@
+"""Documents as context: uploaded once per content, their extracted text sent as system messages."""
+
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from kimi_mcp.emulator import Emulator
+from tests.test_server import chats, error_text, ok
+
+pytestmark = pytest.mark.anyio
+
+UPLOADS = "/v1/files"
+
+
+def uploads(emulator: Emulator) -> int:
+    return len([r for r in emulator.requests if r.path == UPLOADS and r.method == "POST"])
+
+
+async def test_a_document_question_uploads_once_and_sends_its_text(
+    mcp_client: Client, emulator: Emulator, workdir: Path
+) -> None:
+    (workdir / "report.txt").write_text("Quarterly revenue grew 42 percent.", encoding="utf-8")
+    first = ok(
+        await mcp_client.call_tool("ask_kimi", {"prompt": "Sum it up", "files": ["report.txt"]})
+    )
+    second = ok(
+        await mcp_client.call_tool("ask_kimi", {"prompt": "Again", "files": ["report.txt"]})
+    )
+    assert uploads(emulator) == 1, "the same content was uploaded twice"
+    assert first["file_ids"] == second["file_ids"] and len(first["file_ids"]) == 1
+    contents = [r for r in emulator.requests if r.path.endswith("/content")]
+    assert len(contents) == 1, "the extracted text was not cached"
+    system = [m for m in chats(emulator)[-1].json["messages"] if m["role"] == "system"]
+    assert len(system) == 1 and "Quarterly revenue grew 42 percent." in system[0]["content"]
+    assert first["file_ids"][0] not in system[0]["content"]  # the content, never the id
+
+
+async def test_documents_stay_in_the_conversation(
+    mcp_client: Client, emulator: Emulator, workdir: Path
+) -> None:
+    (workdir / "notes.md").write_text("The launch is on Tuesday.", encoding="utf-8")
+    first = ok(await mcp_client.call_tool("ask_kimi", {"prompt": "When?", "files": ["notes.md"]}))
+    later = ok(
+        await mcp_client.call_tool(
+            "ask_kimi", {"prompt": "And why?", "conversation_id": first["conversation_id"]}
+        )
+    )
+    assert later["file_ids"] == first["file_ids"]
+    messages = chats(emulator)[-1].json["messages"]
+    assert messages[0]["role"] == "system" and "launch is on Tuesday" in messages[0]["content"]
+
+
+async def test_upload_file_reuses_known_content_and_forgets_deleted_files(
+    mcp_client: Client, emulator: Emulator, workdir: Path
+) -> None:
+    (workdir / "a.txt").write_text("same bytes", encoding="utf-8")
+    (workdir / "b.txt").write_text("same bytes", encoding="utf-8")
+    one = ok(await mcp_client.call_tool("upload_file", {"path": "a.txt"}))
+    two = ok(await mcp_client.call_tool("upload_file", {"path": "b.txt"}))
+    assert (one["reused"], two["reused"]) == (False, True) and one["id"] == two["id"]
+    assert uploads(emulator) == 1
+    ok(await mcp_client.call_tool("delete_file", {"file_id": one["id"]}))
+    three = ok(await mcp_client.call_tool("upload_file", {"path": "a.txt"}))
+    assert three["reused"] is False and three["id"] != one["id"] and uploads(emulator) == 2
+
+
+async def test_a_file_deleted_elsewhere_is_uploaded_again(
+    mcp_client: Client, emulator: Emulator, workdir: Path
+) -> None:
+    (workdir / "a.txt").write_text("content", encoding="utf-8")
+    one = ok(await mcp_client.call_tool("upload_file", {"path": "a.txt"}))
+    emulator.files.pop(one["id"])  # gone from Kimi without our delete_file
+    two = ok(await mcp_client.call_tool("upload_file", {"path": "a.txt"}))
+    assert two["reused"] is False and two["id"] != one["id"]
+
+
+async def test_documents_outside_the_allowed_dirs_are_refused_before_asking(
+    mcp_client: Client, emulator: Emulator
+) -> None:
+    message = error_text(
+        await mcp_client.call_tool("ask_kimi", {"prompt": "x", "files": ["/etc/hosts"]})
+    )
+    assert "outside the allowed directories" in message
+    assert chats(emulator) == [] and uploads(emulator) == 0
