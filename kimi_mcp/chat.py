@@ -11,6 +11,7 @@ from kimi_mcp.conversations import Conversation, ConversationStore, Turn
 from kimi_mcp.documents import DocumentService
 from kimi_mcp.errors import InputError
 from kimi_mcp.fitting import Fitted, Message, answer_room, fit
+from kimi_mcp.images import check_vision, image_part
 from kimi_mcp.results import ChatResult, UsageResult
 from kimi_mcp.rules import chat_body
 from kimi_mcp.stream import ChatOutcome
@@ -32,6 +33,7 @@ class ChatRequest:
     conversation_id: str | None = None
     files: tuple[str, ...] = ()
     file_ids: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,8 @@ class ChatService:
             {"role": "system", "content": await self.documents.body(file_id, deadline=deadline)}
             for file_id in file_ids
         ]
-        fitted = await self._fit(model, request, conversation, documents, deadline)
+        question = await self._question(model, request)
+        fitted = await self._fit(model, request, conversation, documents, question, deadline)
         body = chat_body(
             model,
             fitted.messages,
@@ -79,6 +82,16 @@ class ChatService:
         await self.store.append(conversation.id, turns, model.id, file_ids)
         return self._result(outcome, answer, conversation.id, fitted.dropped_turns, file_ids)
 
+    async def _question(self, model: ModelInfo, request: ChatRequest) -> Message:
+        """The user message: plain text, or text plus images as data URLs."""
+        if not request.images:
+            return {"role": "user", "content": request.prompt}
+        check_vision(model)
+        parts: list[dict[str, object]] = [{"type": "text", "text": request.prompt}]
+        for path in request.images:
+            parts.append(image_part(await self.documents.guard.read(path)))
+        return {"role": "user", "content": parts}
+
     async def _documents(
         self, request: ChatRequest, conversation: Conversation | None, deadline: float
     ) -> list[str]:
@@ -95,13 +108,14 @@ class ChatService:
         request: ChatRequest,
         conversation: Conversation | None,
         documents: list[Message],
+        question: Message,
         deadline: float,
     ) -> Fitted:
         system = request.system or (conversation.system if conversation else None)
         head: list[Message] = [{"role": "system", "content": system}] if system else []
         head += documents  # the documented pattern: each file's content as a system message
         history = [_message(turn) for turn in conversation.turns] if conversation else []
-        tail: list[Message] = [{"role": "user", "content": request.prompt}]
+        tail: list[Message] = [question]
         if request.prefix:
             tail.append({"role": "assistant", "content": request.prefix, "partial": True})
         window = model.context_length or NO_WINDOW

@@ -122,6 +122,10 @@ async def ask_kimi(
     file_ids: Annotated[
         tuple[str, ...], Field(max_length=20, description="Already uploaded file ids to read.")
     ] = (),
+    images: Annotated[
+        tuple[str, ...],
+        Field(max_length=10, description="Local image paths (png, jpeg, webp...) to show Kimi."),
+    ] = (),
     conversation_id: Annotated[
         str | None,
         Field(
@@ -146,6 +150,7 @@ async def ask_kimi(
         conversation_id,
         files,
         file_ids,
+        images,
     )
 
     async def send(progress: float, message: str) -> None:

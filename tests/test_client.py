@@ -1,6 +1,7 @@
 """KimiClient against the emulator on loopback: endpoints, error kinds, retries, streams."""
 
 import socket
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -329,3 +330,27 @@ async def test_concurrent_chats_are_bounded(emulator_url: str, emulator: Emulato
     await kimi.aclose()
     assert len(chat_requests(emulator)) == 6
     assert emulator.peak_streams == 2
+
+
+async def test_cancelling_a_call_closes_the_upstream_stream_at_once(
+    client: KimiClient, emulator: Emulator
+) -> None:
+    emulator.stream_delay = 0.5
+    streaming = anyio.Event()
+
+    async def first_chunk(state: Any) -> None:
+        streaming.set()
+
+    async with anyio.create_task_group() as group:
+
+        async def ask() -> None:
+            await client.stream_chat(body(), deadline=soon(30), on_progress=first_chunk)
+
+        group.start_soon(ask)
+        with anyio.fail_after(10):
+            await streaming.wait()
+        cancelled_at = time.monotonic()
+        group.cancel_scope.cancel()
+    with anyio.fail_after(5):
+        [disconnect] = await emulator.wait_disconnects(1)
+    assert disconnect.time - cancelled_at < 1.0

@@ -83,3 +83,32 @@ async def test_documents_outside_the_allowed_dirs_are_refused_before_asking(
     )
     assert "outside the allowed directories" in message
     assert chats(emulator) == [] and uploads(emulator) == 0
+
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
+
+async def test_images_go_as_data_urls_to_a_vision_model(
+    mcp_client: Client, emulator: Emulator, workdir: Path
+) -> None:
+    (workdir / "dot.png").write_bytes(PNG)
+    ok(await mcp_client.call_tool("ask_kimi", {"prompt": "What is it?", "images": ["dot.png"]}))
+    question = chats(emulator)[-1].json["messages"][-1]
+    assert question["content"][0] == {"type": "text", "text": "What is it?"}
+    url = question["content"][1]["image_url"]["url"]
+    assert url.startswith("data:image/png;base64,")
+
+
+async def test_images_to_a_model_without_vision_are_refused_before_sending(
+    mcp_client: Client, emulator: Emulator, workdir: Path
+) -> None:
+    (workdir / "dot.png").write_bytes(PNG)
+    args = {"prompt": "x", "images": ["dot.png"], "model": "moonshot-v1-8k"}
+    assert "cannot see images" in error_text(await mcp_client.call_tool("ask_kimi", args))
+    (workdir / "vector.svg").write_text("<svg/>", encoding="utf-8")
+    svg = {"prompt": "x", "images": ["vector.svg"]}
+    assert "not an image type" in error_text(await mcp_client.call_tool("ask_kimi", svg))
+    assert chats(emulator) == []

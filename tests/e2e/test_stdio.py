@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Literal
 
@@ -179,3 +180,33 @@ def user_turns_sent(emulator: Emulator) -> list[str]:
     body = emulator.requests[-1].json
     assert isinstance(body, dict)
     return [m["content"] for m in body["messages"] if m["role"] == "user"]
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_a_client_cancellation_closes_the_upstream_stream_within_a_second(
+    emulator_url: str, emulator: Emulator, workdir: Path, mode: Literal["legacy", "auto"]
+) -> None:
+    emulator.stream_delay = 0.4
+    params = stdio_params(server_env(emulator_url, workdir), workdir)
+    answering = anyio.Event()
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        answering.set()
+
+    with anyio.fail_after(START_TIMEOUT * 2):
+        async with Client(params, mode=mode) as client:
+            async with anyio.create_task_group() as group:
+
+                async def ask() -> None:
+                    await client.call_tool(
+                        "ask_kimi",
+                        {"prompt": "a long answer please " * 20},
+                        progress_callback=on_progress,
+                    )
+
+                group.start_soon(ask)
+                await answering.wait()  # the upstream stream is flowing
+                cancelled_at = time.monotonic()
+                group.cancel_scope.cancel()
+            [disconnect] = await emulator.wait_disconnects(1)
+    assert disconnect.time - cancelled_at < 1.0
