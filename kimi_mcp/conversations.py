@@ -35,12 +35,22 @@ class Conversation:
     file_ids: list[str] = field(default_factory=list)  # documents kept in every later turn
 
 
+@dataclass(frozen=True)
+class ConversationSummary:
+    id: str
+    model: str
+    turns: int
+    updated_at: float
+    first_prompt: str
+
+
 class ConversationStore(Protocol):
     async def create(self, model: str, system: str | None) -> Conversation: ...
     async def load(self, conversation_id: str) -> Conversation: ...
     async def append(
         self, conversation_id: str, turns: list[Turn], model: str, file_ids: list[str]
     ) -> None: ...
+    async def recent(self, limit: int) -> list[ConversationSummary]: ...
 
 
 _SCHEMA = """
@@ -123,3 +133,18 @@ class SqliteStore:
                 "UPDATE conversations SET updated_at = ?, model = ?, file_ids = ? WHERE id = ?",
                 (time.time(), model, json.dumps(file_ids), conversation_id),
             )
+
+    async def recent(self, limit: int) -> list[ConversationSummary]:
+        return await anyio.to_thread.run_sync(self._recent, limit)
+
+    def _recent(self, limit: int) -> list[ConversationSummary]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT c.id, c.model, c.updated_at, "
+                "(SELECT COUNT(*) FROM turns t WHERE t.conversation_id = c.id), "
+                "(SELECT substr(content, 1, 120) FROM turns t WHERE t.conversation_id = c.id "
+                "AND t.role = 'user' ORDER BY seq LIMIT 1) "
+                "FROM conversations c ORDER BY c.updated_at DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [ConversationSummary(r[0], r[1], r[3], r[2], r[4] or "") for r in rows]

@@ -28,6 +28,7 @@ from kimi_mcp.errors import InputError, KimiError
 from kimi_mcp.files import PathGuard
 from kimi_mcp.ledger import UploadLedger
 from kimi_mcp.progress import ProgressReporter
+from kimi_mcp.resources import register_conversation_resources
 from kimi_mcp.results import (
     BalanceResult,
     ChatResult,
@@ -314,6 +315,7 @@ def build_server(
     settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None
 ) -> MCPServer[AppContext]:
     """The kimi MCP server; `transport` is the test seam for the upstream HTTP traffic."""
+    store = SqliteStore(settings.data_dir / "conversations.sqlite3")  # no disk work until used
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
@@ -326,7 +328,6 @@ def build_server(
             transport=transport,
         )
         catalogue = ModelCatalogue(client)
-        store = SqliteStore(settings.data_dir / "conversations.sqlite3")
         ledger = UploadLedger(settings.data_dir / "uploads.sqlite3")
         documents = DocumentService(client, PathGuard(settings.allowed_dirs), ledger)
         chat = ChatService(
@@ -354,4 +355,5 @@ def build_server(
     )
     for fn, title, annotations in TOOLS:
         server.add_tool(_reported(fn), title=title, annotations=annotations, structured_output=True)
+    register_conversation_resources(server, store)
     return server

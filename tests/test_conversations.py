@@ -1,9 +1,10 @@
 """Conversations: continued by id, kept across a restart, trimmed to the window, never faked."""
 
+import json
 from typing import Any
 
 import pytest
-from mcp import Client
+from mcp import Client, MCPError
 
 from kimi_mcp.config import Settings
 from kimi_mcp.emulator import Emulator
@@ -108,3 +109,27 @@ async def test_fitting_refuses_when_the_question_alone_is_too_long() -> None:
 
     with pytest.raises(InputError, match="alone need more"):
         await fit([], [], [{"role": "user", "content": "q" * 500}], budget=100, count=count)
+
+
+async def test_conversations_are_listed_and_shown_as_resources(mcp_client: Client) -> None:
+    first = await ask(mcp_client, prompt="the resource question")
+    await ask(mcp_client, prompt="follow-up", conversation_id=first["conversation_id"])
+    listing = await mcp_client.read_resource("kimi://conversations")
+    entries = json.loads(text_of_resource(listing))
+    assert entries[0]["id"] == first["conversation_id"]
+    assert entries[0]["turns"] == 4 and entries[0]["first_prompt"] == "the resource question"
+    shown = await mcp_client.read_resource(f"kimi://conversations/{first['conversation_id']}")
+    turns = json.loads(text_of_resource(shown))["turns"]
+    assert [t["content"] for t in turns if t["role"] == "user"] == [
+        "the resource question",
+        "follow-up",
+    ]
+
+
+async def test_an_unknown_conversation_resource_is_an_error(mcp_client: Client) -> None:
+    with pytest.raises(MCPError):
+        await mcp_client.read_resource("kimi://conversations/conv_nope")
+
+
+def text_of_resource(result: Any) -> str:
+    return "".join(getattr(content, "text", "") for content in result.contents)
