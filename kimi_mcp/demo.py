@@ -58,6 +58,9 @@ async def _tour(client: Client, document: Path) -> None:
     await _call(client, "check_balance", {})
     await _call(client, "estimate_tokens", {"text": "How many tokens is this sentence?"})
     answer = await _call(client, "ask_kimi", {"prompt": "In one line: what is MCP?"})
+    follow_up = {"prompt": "And in five words?", "conversation_id": answer.get("conversation_id")}
+    await _call(client, "ask_kimi", follow_up)
+    await _call(client, "ask_kimi", {"prompt": "Summarise this file.", "files": [str(document)]})
     await _call(client, "ask_kimi", {"prompt": "Think it through: 17 * 23?", "thinking": True})
     uploaded = await _call(client, "upload_file", {"path": str(document)})
     file_id = str(uploaded.get("id", ""))
