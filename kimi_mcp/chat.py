@@ -7,7 +7,7 @@ import anyio
 
 from kimi_mcp.catalogue import ModelCatalogue
 from kimi_mcp.client import KimiClient, ProgressHook
-from kimi_mcp.conversations import Conversation, ConversationStore, Turn
+from kimi_mcp.conversations import Conversation, ConversationStore, Turn, new_conversation
 from kimi_mcp.documents import DocumentService
 from kimi_mcp.errors import InputError
 from kimi_mcp.fitting import Fitted, Message, answer_room, fit
@@ -75,11 +75,11 @@ class ChatService:
         outcome = await self.client.stream_chat(body, deadline=deadline, on_progress=on_progress)
         answer = (request.prefix or "") + outcome.content  # Kimi does not repeat the prefix
         if conversation is None:
-            conversation = await self.store.create(model.id, request.system)
+            conversation = new_conversation(model.id, request.system)
         turns = [Turn("user", request.prompt)]
         if answer:  # Kimi rejects empty messages, so an empty partial answer is not kept
             turns.append(Turn("assistant", answer, outcome.reasoning or None))
-        await self.store.append(conversation.id, turns, model.id, file_ids)
+        await self.store.append(conversation, turns, model.id, file_ids)
         return self._result(outcome, answer, conversation.id, fitted.dropped_turns, file_ids)
 
     async def _question(self, model: ModelInfo, request: ChatRequest) -> Message:

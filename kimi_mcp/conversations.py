@@ -44,11 +44,15 @@ class ConversationSummary:
     first_prompt: str
 
 
+def new_conversation(model: str, system: str | None) -> Conversation:
+    """A conversation not stored yet: the first `append` stores it with its first turns."""
+    return Conversation(id="conv_" + secrets.token_hex(12), model=model, system=system)
+
+
 class ConversationStore(Protocol):
-    async def create(self, model: str, system: str | None) -> Conversation: ...
     async def load(self, conversation_id: str) -> Conversation: ...
     async def append(
-        self, conversation_id: str, turns: list[Turn], model: str, file_ids: list[str]
+        self, conversation: Conversation, turns: list[Turn], model: str, file_ids: list[str]
     ) -> None: ...
     async def recent(self, limit: int) -> list[ConversationSummary]: ...
 
@@ -75,19 +79,7 @@ class SqliteStore:
     def __init__(self, path: Path) -> None:
         self._file = SqliteFile(path, _SCHEMA)
         self._connect = self._file.connect
-
-    async def create(self, model: str, system: str | None) -> Conversation:
-        conversation = Conversation(id="conv_" + secrets.token_hex(12), model=model, system=system)
-        await anyio.to_thread.run_sync(self._insert, conversation)
-        return conversation
-
-    def _insert(self, conversation: Conversation) -> None:
-        now = time.time()
-        with self._connect() as db:
-            db.execute(
-                "INSERT INTO conversations VALUES (?, ?, ?, ?, ?, ?)",
-                (conversation.id, conversation.model, conversation.system, "[]", now, now),
-            )
+        self.close = self._file.close
 
     async def load(self, conversation_id: str) -> Conversation:
         found = await anyio.to_thread.run_sync(self._select, conversation_id)
@@ -111,14 +103,20 @@ class SqliteStore:
         return Conversation(conversation_id, row[0], row[1], turn_list, json.loads(row[2]))
 
     async def append(
-        self, conversation_id: str, turns: list[Turn], model: str, file_ids: list[str]
+        self, conversation: Conversation, turns: list[Turn], model: str, file_ids: list[str]
     ) -> None:
-        await anyio.to_thread.run_sync(self._append, conversation_id, turns, model, file_ids)
+        await anyio.to_thread.run_sync(self._append, conversation, turns, model, file_ids)
 
     def _append(
-        self, conversation_id: str, turns: list[Turn], model: str, file_ids: list[str]
+        self, conversation: Conversation, turns: list[Turn], model: str, file_ids: list[str]
     ) -> None:
-        with self._connect() as db:
+        conversation_id = conversation.id
+        now = time.time()
+        with self._connect() as db:  # one transaction: the conversation and its new turns
+            db.execute(
+                "INSERT OR IGNORE INTO conversations VALUES (?, ?, ?, ?, ?, ?)",
+                (conversation_id, model, conversation.system, "[]", now, now),
+            )
             (count,) = db.execute(
                 "SELECT COUNT(*) FROM turns WHERE conversation_id = ?", (conversation_id,)
             ).fetchone()
@@ -131,7 +129,7 @@ class SqliteStore:
             )
             db.execute(
                 "UPDATE conversations SET updated_at = ?, model = ?, file_ids = ? WHERE id = ?",
-                (time.time(), model, json.dumps(file_ids), conversation_id),
+                (now, model, json.dumps(file_ids), conversation_id),
             )
 
     async def recent(self, limit: int) -> list[ConversationSummary]:

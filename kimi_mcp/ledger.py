@@ -34,6 +34,7 @@ class UploadLedger:
     def __init__(self, path: Path) -> None:
         self._file = SqliteFile(path, _SCHEMA)
         self._connect = self._file.connect
+        self.close = self._file.close
 
     async def find(self, sha256: str, purpose: str) -> LedgerEntry | None:
         return await anyio.to_thread.run_sync(self._find, sha256, purpose)

@@ -343,6 +343,8 @@ def build_server(
             yield AppContext(settings, client, catalogue, chat, documents)
         finally:
             await client.aclose()
+            store.close()
+            ledger.close()
 
     guard = UnknownArgumentGuard((fn.__name__, declared_arguments(fn)) for fn, _, _ in TOOLS)
     server = MCPServer[AppContext](
