@@ -245,16 +245,31 @@ async def estimate_tokens(
         list[Message] | None, Field(min_length=1, description="Or a chat message list.")
     ] = None,
     model: Annotated[str | None, Field(description="Model id; omit for the default.")] = None,
+    files: Annotated[
+        tuple[str, ...], Field(max_length=20, description="Local documents to count too.")
+    ] = (),
+    file_ids: Annotated[
+        tuple[str, ...], Field(max_length=20, description="Uploaded documents to count too.")
+    ] = (),
 ) -> TokenEstimate:
     """Count tokens with Kimi's own tokenizer (free) and show the room left in the window."""
-    if (text is None) == (messages is None):
-        raise ToolError("Give exactly one of 'text' or 'messages'.")
+    if text is not None and messages is not None:
+        raise ToolError("Give 'text' or 'messages', not both.")
+    if text is None and messages is None and not files and not file_ids:
+        raise ToolError("Give exactly one of 'text' or 'messages' (and/or files, file_ids).")
     app = _app(ctx)
     deadline = _deadline()
     info = await app.catalogue.get(model or app.settings.default_model, deadline=deadline)
-    payload = (
-        [m.model_dump() for m in messages] if messages else [{"role": "user", "content": text}]
-    )
+    ids = [*file_ids, *[await app.documents.file_id_for(p, deadline=deadline) for p in files]]
+    # Counted the way ask_kimi sends them: each document's content as a system message.
+    payload = [
+        {"role": "system", "content": await app.documents.body(i, deadline=deadline)}
+        for i in dict.fromkeys(ids)
+    ]
+    if messages:
+        payload += [m.model_dump() for m in messages]
+    elif text is not None:
+        payload.append({"role": "user", "content": text})
     total = await app.client.estimate_tokens(info.id, payload, deadline=deadline)
     return TokenEstimate(
         model=info.id,

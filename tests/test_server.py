@@ -336,7 +336,23 @@ async def test_estimate_tokens_uses_kimis_count_and_the_window(
 async def test_estimate_tokens_needs_exactly_one_input(mcp_client: Client) -> None:
     assert "exactly one" in error_text(await mcp_client.call_tool("estimate_tokens", {}))
     both = {"text": "a", "messages": [{"role": "user", "content": "b"}]}
-    assert "exactly one" in error_text(await mcp_client.call_tool("estimate_tokens", both))
+    assert "not both" in error_text(await mcp_client.call_tool("estimate_tokens", both))
+
+
+async def test_estimate_tokens_counts_documents_as_ask_kimi_sends_them(
+    mcp_client: Client, emulator: Emulator, workdir: Path
+) -> None:
+    (workdir / "doc.txt").write_text("A document worth counting. " * 50, encoding="utf-8")
+    alone = ok(await mcp_client.call_tool("estimate_tokens", {"text": "question"}))
+    both = ok(
+        await mcp_client.call_tool("estimate_tokens", {"text": "question", "files": ["doc.txt"]})
+    )
+    sent = [r.json for r in emulator.requests if r.path.endswith("estimate-token-count")][-1]
+    assert isinstance(sent, dict)
+    first = sent["messages"][0]
+    assert first["role"] == "system" and "worth counting" in first["content"]
+    assert both["total_tokens"] == emulator.count_tokens(sent["messages"])
+    assert both["total_tokens"] > alone["total_tokens"] + 100
 
 
 async def test_balance_in_usd_on_the_global_region(mcp_client: Client) -> None:
