@@ -321,7 +321,14 @@ TOOLS: tuple[tuple[Callable[..., Awaitable[BaseModel]], str, ToolAnnotations], .
             read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
         ),
     ),
-    (estimate_tokens, "Count tokens", _READ),
+    (
+        estimate_tokens,
+        "Count tokens",
+        # Not read-only: counting local `files` uploads them (once: the ledger dedupes).
+        ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+        ),
+    ),
     (check_balance, "Check the Kimi balance", _READ),
 )
 

@@ -59,7 +59,6 @@ async def test_eight_tools_each_with_an_output_schema_and_honest_annotations(
         "list_models",
         "read_file",
         "list_files",
-        "estimate_tokens",
         "check_balance",
     }
     delete = tools["delete_file"].annotations
