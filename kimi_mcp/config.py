@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     allowed_dirs: Annotated[list[Path], NoDecode] = Field(default_factory=lambda: [Path.cwd()])
     data_dir: Path = Field(default_factory=_default_data_dir)
     answer_cap: int = Field(default=80_000, ge=1000)
+    conversation_ttl_days: float = Field(default=30.0, ge=0, le=36500)
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
     auth_token: SecretStr | None = None

@@ -6,10 +6,11 @@ directory) is the embedded default. sqlite3 is blocking, so every call runs on a
 
 import json
 import secrets
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, cast
 
 import anyio.to_thread
 
@@ -55,12 +56,15 @@ class ConversationStore(Protocol):
         self, conversation: Conversation, turns: list[Turn], model: str, file_ids: list[str]
     ) -> None: ...
     async def recent(self, limit: int) -> list[ConversationSummary]: ...
+    async def delete(self, conversation_id: str) -> None: ...
 
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
     id TEXT PRIMARY KEY, model TEXT NOT NULL, system TEXT, file_ids TEXT NOT NULL,
     created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS ended (
+    id TEXT PRIMARY KEY, reason TEXT NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS turns (
     conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
     seq INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL, reasoning TEXT,
@@ -68,33 +72,53 @@ CREATE TABLE IF NOT EXISTS turns (
 """
 
 
-def unknown_conversation(conversation_id: str) -> InputError:
+DAY = 86_400.0
+TOMBSTONE_DAYS = 365  # how long "deleted"/"expired" is remembered before an id is just unknown
+EndReason = Literal["deleted", "expired"]
+
+
+def unknown_conversation(conversation_id: str, reason: EndReason | None = None) -> InputError:
+    what = {
+        None: "does not exist on this server",
+        "deleted": "was deleted",
+        "expired": "expired (see conversation_ttl_days)",
+    }[reason]
     return InputError(
-        f"Unknown conversation_id '{conversation_id}': it does not exist here or was deleted. "
-        "Nothing was sent. Omit conversation_id to start a new conversation."
+        f"Unknown conversation_id '{conversation_id}': it {what}. Nothing was sent. Omit "
+        "conversation_id to start a new conversation (list_conversations shows the ones kept)."
     )
 
 
 class SqliteStore:
-    def __init__(self, path: Path) -> None:
+    """`ttl_days` after its last turn a conversation expires (0: never); expired and deleted ids
+    are remembered for a year, so a caller learns why its id stopped working."""
+
+    def __init__(self, path: Path, *, ttl_days: float = 0) -> None:
         self._file = SqliteFile(path, _SCHEMA)
         self._connect = self._file.connect
         self.close = self._file.close
+        self._ttl = ttl_days * DAY
+        self._next_purge = 0.0
 
     async def load(self, conversation_id: str) -> Conversation:
         found = await anyio.to_thread.run_sync(self._select, conversation_id)
-        if found is None:
-            raise unknown_conversation(conversation_id)
+        if not isinstance(found, Conversation):
+            raise unknown_conversation(conversation_id, found)
         return found
 
-    def _select(self, conversation_id: str) -> Conversation | None:
+    def _select(self, conversation_id: str) -> Conversation | EndReason | None:
         with self._connect() as db:
+            self._purge(db)
             row = db.execute(
-                "SELECT model, system, file_ids FROM conversations WHERE id = ?",
+                "SELECT model, system, file_ids, updated_at FROM conversations WHERE id = ?",
                 (conversation_id,),
             ).fetchone()
             if row is None:
-                return None
+                return _ended(db, conversation_id)
+            if self._ttl and row[3] < time.time() - self._ttl:  # idle past the TTL, not purged yet
+                db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+                _bury(db, [conversation_id], "expired")
+                return "expired"
             turns = db.execute(
                 "SELECT role, content, reasoning FROM turns WHERE conversation_id = ? ORDER BY seq",
                 (conversation_id,),
@@ -137,6 +161,7 @@ class SqliteStore:
 
     def _recent(self, limit: int) -> list[ConversationSummary]:
         with self._connect() as db:
+            self._purge(db)
             rows = db.execute(
                 "SELECT c.id, c.model, c.updated_at, "
                 "(SELECT COUNT(*) FROM turns t WHERE t.conversation_id = c.id), "
@@ -146,3 +171,43 @@ class SqliteStore:
                 (limit,),
             ).fetchall()
         return [ConversationSummary(r[0], r[1], r[3], r[2], r[4] or "") for r in rows]
+
+    async def delete(self, conversation_id: str) -> None:
+        deleted, ended = await anyio.to_thread.run_sync(self._delete, conversation_id)
+        if not deleted:
+            raise unknown_conversation(conversation_id, ended)
+
+    def _delete(self, conversation_id: str) -> tuple[bool, EndReason | None]:
+        with self._connect() as db:
+            self._purge(db)
+            gone = db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+            if gone.rowcount == 0:
+                return False, _ended(db, conversation_id)
+            _bury(db, [conversation_id], "deleted")
+        return True, None
+
+    def _purge(self, db: sqlite3.Connection) -> None:
+        """Expire conversations idle past the TTL; at most once a minute, inside `db`'s lock."""
+        now = time.time()
+        if not self._ttl or now < self._next_purge:
+            return
+        self._next_purge = now + 60
+        expired = [
+            row[0]
+            for row in db.execute(
+                "SELECT id FROM conversations WHERE updated_at < ?", (now - self._ttl,)
+            )
+        ]
+        db.executemany("DELETE FROM conversations WHERE id = ?", [(i,) for i in expired])
+        _bury(db, expired, "expired")
+        db.execute("DELETE FROM ended WHERE at < ?", (now - TOMBSTONE_DAYS * DAY,))
+
+
+def _ended(db: sqlite3.Connection, conversation_id: str) -> EndReason | None:
+    row = db.execute("SELECT reason FROM ended WHERE id = ?", (conversation_id,)).fetchone()
+    return None if row is None else cast(EndReason, row[0])
+
+
+def _bury(db: sqlite3.Connection, ids: list[str], reason: EndReason) -> None:
+    now = time.time()
+    db.executemany("INSERT OR REPLACE INTO ended VALUES (?, ?, ?)", [(i, reason, now) for i in ids])

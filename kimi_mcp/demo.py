@@ -62,6 +62,9 @@ async def _tour(client: Client, document: Path) -> None:
     await _call(client, "ask_kimi", follow_up)
     await _call(client, "ask_kimi", {"prompt": "Summarise this file.", "files": [str(document)]})
     await _call(client, "ask_kimi", {"prompt": "Think it through: 17 * 23?", "thinking": True})
+    await _call(client, "list_conversations", {"limit": 3})
+    conversation = {"conversation_id": answer.get("conversation_id")}
+    await _call(client, "delete_conversation", conversation)
     uploaded = await _call(client, "upload_file", {"path": str(document)})
     file_id = str(uploaded.get("id", ""))
     await _call(client, "list_files", {})

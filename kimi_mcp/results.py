@@ -97,3 +97,21 @@ class BalanceResult(BaseModel):
     voucher_balance: float
     cash_balance: float = Field(description="May be negative (debt).")
     currency: Literal["USD", "CNY"]
+
+
+class ConversationEntry(BaseModel):
+    conversation_id: str
+    model: str
+    turns: int = Field(description="Messages kept (questions and answers).")
+    updated_at: str = Field(description="Time of the last turn, ISO 8601 UTC.")
+    first_prompt: str = Field(description="The first question, cut at 120 characters.")
+
+
+class ConversationsResult(BaseModel):
+    conversations: list[ConversationEntry] = Field(description="Newest first.")
+    count: int
+
+
+class ConversationDeleted(BaseModel):
+    conversation_id: str
+    deleted: bool

@@ -1,27 +1,27 @@
-"""The MCP server: eight thin tools over KimiClient; KimiErrors become ToolErrors in one place."""
+"""The MCP server: ten thin tools over KimiClient; KimiErrors become ToolErrors in one place."""
 
 import functools
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Annotated, Literal, ParamSpec, TypeVar
 
 import anyio
 import httpx2
 from mcp.server import MCPServer
-from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from kimi_mcp import __version__
+from kimi_mcp.app_context import AppContext, AppCtx, app_of
 from kimi_mcp.arguments import UnknownArgumentGuard, declared_arguments
 from kimi_mcp.catalogue import ModelCatalogue
 from kimi_mcp.chat import ChatRequest, ChatService
 from kimi_mcp.client import KimiClient
 from kimi_mcp.config import Settings
+from kimi_mcp.conversation_tools import CONVERSATION_ID, delete_conversation, list_conversations
 from kimi_mcp.conversations import SqliteStore
 from kimi_mcp.documents import DocumentService
 from kimi_mcp.errors import InputError, KimiError
@@ -53,22 +53,6 @@ INSTRUCTIONS = (
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-@dataclass(frozen=True)
-class AppContext:
-    settings: Settings
-    client: KimiClient
-    catalogue: ModelCatalogue
-    chat: ChatService
-    documents: DocumentService
-
-
-AppCtx = Context[AppContext]
-
-
-def _app(ctx: AppCtx) -> AppContext:
-    return ctx.request_context.lifespan_context
 
 
 def _deadline() -> float:
@@ -127,18 +111,10 @@ async def ask_kimi(
         tuple[str, ...],
         Field(max_length=10, description="Local image paths (png, jpeg, webp...) to show Kimi."),
     ] = (),
-    conversation_id: Annotated[
-        str | None,
-        Field(
-            min_length=1,
-            max_length=64,
-            pattern=r"^[A-Za-z0-9_-]+$",
-            description="Continue this conversation (from an earlier result).",
-        ),
-    ] = None,
+    conversation_id: Annotated[str | None, CONVERSATION_ID] = None,
 ) -> ChatResult:
     """Ask a Kimi model and get its answer, reasoning and token usage. Check `truncated`."""
-    app = _app(ctx)
+    app = app_of(ctx)
     request = ChatRequest(
         prompt,
         system,
@@ -165,7 +141,7 @@ async def ask_kimi(
 
 async def list_models(ctx: AppCtx) -> ModelsResult:
     """List the Kimi models this key can use, with context windows and capabilities."""
-    app = _app(ctx)
+    app = app_of(ctx)
     models = await app.catalogue.models(deadline=_deadline(), fresh=True)
     entries = [ModelEntry(**model.model_dump()) for model in models]
     return ModelsResult(models=entries, default_model=app.settings.default_model)
@@ -180,7 +156,7 @@ async def upload_file(
     ] = "file-extract",
 ) -> UploadResult:
     """Upload a local file to Kimi (max 100 MB); returns its file id."""
-    upload = await _app(ctx).documents.upload(path, purpose, deadline=_deadline())
+    upload = await app_of(ctx).documents.upload(path, purpose, deadline=_deadline())
     fields = upload.file.model_dump(exclude={"created_at"})
     return UploadResult(**fields, sha256=upload.sha256, reused=upload.reused)
 
@@ -192,7 +168,7 @@ async def read_file(
     limit: Annotated[int, Field(ge=1, le=100_000, description="Characters to return.")] = 20_000,
 ) -> ReadFileResult:
     """Read the text Kimi extracted from an uploaded file, a page at a time."""
-    app = _app(ctx)
+    app = app_of(ctx)
     raw = await app.documents.body(file_id, deadline=_deadline())
     text, filename = _extracted_text(raw)
     if filename is None:
@@ -224,7 +200,7 @@ def _extracted_text(raw: str) -> tuple[str, str | None]:
 
 async def list_files(ctx: AppCtx) -> FilesResult:
     """List the files uploaded to Kimi (the account holds at most 1,000)."""
-    files = await _app(ctx).client.list_files(deadline=_deadline())
+    files = await app_of(ctx).client.list_files(deadline=_deadline())
     entries = [FileEntry(**item.model_dump()) for item in files]
     return FilesResult(files=entries, count=len(entries))
 
@@ -234,7 +210,7 @@ async def delete_file(
     ctx: AppCtx,
 ) -> DeleteResult:
     """Delete an uploaded file from Kimi. This cannot be undone."""
-    deleted = await _app(ctx).documents.delete(file_id, deadline=_deadline())
+    deleted = await app_of(ctx).documents.delete(file_id, deadline=_deadline())
     return DeleteResult(id=file_id, deleted=deleted)
 
 
@@ -257,7 +233,7 @@ async def estimate_tokens(
         raise ToolError("Give 'text' or 'messages', not both.")
     if text is None and messages is None and not files and not file_ids:
         raise ToolError("Give exactly one of 'text' or 'messages' (and/or files, file_ids).")
-    app = _app(ctx)
+    app = app_of(ctx)
     deadline = _deadline()
     info = await app.catalogue.get(model or app.settings.default_model, deadline=deadline)
     ids = [*file_ids, *[await app.documents.file_id_for(p, deadline=deadline) for p in files]]
@@ -281,7 +257,7 @@ async def estimate_tokens(
 
 async def check_balance(ctx: AppCtx) -> BalanceResult:
     """Show the Kimi account balance (USD on the global platform, CNY in China)."""
-    app = _app(ctx)
+    app = app_of(ctx)
     data = await app.client.balance(deadline=_deadline())
     currency = "CNY" if app.settings.currency == "CNY" else "USD"
     return BalanceResult(**data.model_dump(), currency=currency)
@@ -330,6 +306,18 @@ TOOLS: tuple[tuple[Callable[..., Awaitable[BaseModel]], str, ToolAnnotations], .
         ),
     ),
     (check_balance, "Check the Kimi balance", _READ),
+    (
+        list_conversations,
+        "List Kimi conversations",
+        ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
+    ),
+    (
+        delete_conversation,
+        "Delete a Kimi conversation",
+        ToolAnnotations(
+            read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
+        ),
+    ),
 )
 
 
@@ -337,7 +325,9 @@ def build_server(
     settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None
 ) -> MCPServer[AppContext]:
     """The kimi MCP server; `transport` is the test seam for the upstream HTTP traffic."""
-    store = SqliteStore(settings.data_dir / "conversations.sqlite3")  # no disk work until used
+    store = SqliteStore(  # no disk work until used
+        settings.data_dir / "conversations.sqlite3", ttl_days=settings.conversation_ttl_days
+    )
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppContext]) -> AsyncIterator[AppContext]:

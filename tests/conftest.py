@@ -22,6 +22,8 @@ TOOL_NAMES = (
     "delete_file",
     "estimate_tokens",
     "check_balance",
+    "list_conversations",
+    "delete_conversation",
 )
 
 

@@ -1,12 +1,14 @@
 """Conversations: continued by id, kept across a restart, trimmed to the window, never faked."""
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp import Client, MCPError
 
 from kimi_mcp.config import Settings
+from kimi_mcp.conversations import SqliteStore, Turn, new_conversation
 from kimi_mcp.emulator import Emulator
 from kimi_mcp.errors import InputError
 from kimi_mcp.fitting import fit, upper_bound
@@ -133,3 +135,88 @@ async def test_an_unknown_conversation_resource_is_an_error(mcp_client: Client) 
 
 def text_of_resource(result: Any) -> str:
     return "".join(getattr(content, "text", "") for content in result.contents)
+
+
+async def test_conversations_are_listed_by_a_tool_newest_first(mcp_client: Client) -> None:
+    older = await ask(mcp_client, prompt="the older question")
+    newer = await ask(mcp_client, prompt="the newer question")
+    listed = ok(await mcp_client.call_tool("list_conversations", {"limit": 5}))
+    ids = [entry["conversation_id"] for entry in listed["conversations"]]
+    assert ids[:2] == [newer["conversation_id"], older["conversation_id"]]
+    assert listed["conversations"][0]["first_prompt"] == "the newer question"
+    assert listed["conversations"][0]["turns"] == 2
+    assert listed["conversations"][0]["updated_at"].endswith("+00:00")
+    one = ok(await mcp_client.call_tool("list_conversations", {"limit": 1}))
+    assert one["count"] == 1
+
+
+async def test_a_deleted_conversation_cannot_be_continued_and_says_why(
+    mcp_client: Client, emulator: Emulator
+) -> None:
+    first = await ask(mcp_client, prompt="forget me")
+    conversation = first["conversation_id"]
+    deleted = ok(
+        await mcp_client.call_tool("delete_conversation", {"conversation_id": conversation})
+    )
+    assert deleted == {"conversation_id": conversation, "deleted": True}
+    sent_before = len(chats(emulator))
+    result = await mcp_client.call_tool(
+        "ask_kimi", {"prompt": "still there?", "conversation_id": conversation}
+    )
+    assert "was deleted" in error_text(result)
+    assert len(chats(emulator)) == sent_before  # nothing was sent
+    listed = ok(await mcp_client.call_tool("list_conversations", {}))
+    assert conversation not in [c["conversation_id"] for c in listed["conversations"]]
+    again = await mcp_client.call_tool("delete_conversation", {"conversation_id": conversation})
+    assert "was deleted" in error_text(again)
+    unknown = await mcp_client.call_tool("delete_conversation", {"conversation_id": "conv_nope"})
+    assert "does not exist" in error_text(unknown)
+
+
+async def test_a_conversation_idle_past_its_ttl_expires_with_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "c.sqlite3", ttl_days=1)
+    try:
+        stale = new_conversation("kimi-k2.6", None)
+        fresh = new_conversation("kimi-k2.6", None)
+        await store.append(stale, [Turn("user", "old")], "kimi-k2.6", [])
+        await store.append(fresh, [Turn("user", "new")], "kimi-k2.6", [])
+        # Age one conversation by two days, as if the server had been idle that long.
+        with store._connect() as db:
+            db.execute(
+                "UPDATE conversations SET updated_at = updated_at - 2 * 86400 WHERE id = ?",
+                (stale.id,),
+            )
+        with pytest.raises(InputError, match="expired"):
+            await store.load(stale.id)
+        assert (await store.load(fresh.id)).turns == [Turn("user", "new")]
+        assert [s.id for s in await store.recent(10)] == [fresh.id]
+    finally:
+        store.close()
+
+
+async def test_expired_conversations_are_purged_from_the_listing(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "c.sqlite3", ttl_days=1)
+    try:
+        stale = new_conversation("kimi-k2.6", None)
+        await store.append(stale, [Turn("user", "old")], "kimi-k2.6", [])
+        with store._connect() as db:
+            db.execute("UPDATE conversations SET updated_at = updated_at - 2 * 86400")
+        assert await store.recent(10) == []
+        with pytest.raises(InputError, match="expired"):
+            await store.load(stale.id)
+    finally:
+        store.close()
+
+
+async def test_ttl_zero_keeps_conversations_forever(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "c.sqlite3", ttl_days=0)
+    try:
+        old = new_conversation("kimi-k2.6", None)
+        await store.append(old, [Turn("user", "ancient")], "kimi-k2.6", [])
+        with store._connect() as db:
+            db.execute("UPDATE conversations SET updated_at = 0")
+        assert (await store.load(old.id)).turns == [Turn("user", "ancient")]
+    finally:
+        store.close()

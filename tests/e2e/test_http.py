@@ -11,7 +11,7 @@ import pytest
 from mcp import Client
 
 from kimi_mcp.emulator import Emulator
-from tests.conftest import CANARY_KEY
+from tests.conftest import CANARY_KEY, TOOL_NAMES
 from tests.e2e.conftest import RAW_INITIALIZE, START_TIMEOUT, http_server, server_env
 
 pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
@@ -31,7 +31,7 @@ async def test_tools_work_over_http_in_both_protocol_eras(
         assert url.startswith("http://127.0.0.1:") and url.endswith("/mcp")
         with anyio.fail_after(START_TIMEOUT * 2):
             async with Client(url, mode=mode) as client:
-                assert len((await client.list_tools()).tools) == 8
+                assert len((await client.list_tools()).tools) == len(TOOL_NAMES)
                 result = await client.call_tool(
                     "ask_kimi", {"prompt": "http nonce-5150 " * 3}, progress_callback=on_progress
                 )

@@ -27,7 +27,7 @@ async def test_tools_work_over_stdio_in_both_protocol_eras(
         async with Client(params, mode=mode) as client:
             expected = "2025-11-25" if mode == "legacy" else "2026-07-28"
             assert client.protocol_version == expected
-            assert len((await client.list_tools()).tools) == 8
+            assert len((await client.list_tools()).tools) == len(TOOL_NAMES)
             answer = await client.call_tool("ask_kimi", {"prompt": "stdio nonce-31337"})
             assert not answer.is_error and answer.structured_content is not None
             assert "nonce-31337" in answer.structured_content["answer"]
@@ -126,7 +126,7 @@ async def test_without_a_key_the_server_starts_and_explains(workdir: Path) -> No
     params = stdio_params(server_env(None, workdir), workdir)
     with anyio.fail_after(START_TIMEOUT * 2):
         async with Client(params) as client:
-            assert len((await client.list_tools()).tools) == 8
+            assert len((await client.list_tools()).tools) == len(TOOL_NAMES)
             result = await client.call_tool("list_models", {})
     assert result.is_error
     assert any("MOONSHOT_API_KEY" in getattr(block, "text", "") for block in result.content)
