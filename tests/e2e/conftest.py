@@ -5,10 +5,13 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Literal
 
 import anyio
+import httpx2
 from anyio.abc import Process
-from mcp import StdioServerParameters
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import CANARY_KEY
 
@@ -22,6 +25,8 @@ RAW_INITIALIZE = {
         "clientInfo": {"name": "raw", "version": "0"},
     },
 }
+# The inbound bearer token the HTTP tests configure (never the Kimi key: start-up refuses that).
+TEST_TOKEN = "kimi-mcp-test-token-3b9e5d71c2a4"
 START_TIMEOUT = 20  # a cold interpreter importing the SDK takes ~1 s; generous for a busy CI box
 
 
@@ -72,11 +77,32 @@ class ServerLog:
         return self.text.split(marker, 1)[1].splitlines()[0].strip()
 
 
+def auth_headers(token: str = TEST_TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@asynccontextmanager
+async def mcp_http_client(
+    url: str, token: str = TEST_TOKEN, mode: Literal["legacy", "auto"] = "auto"
+) -> AsyncIterator[Client]:
+    """The SDK client over streamable HTTP, sending the bearer token with every request."""
+    timeout = httpx2.Timeout(30, read=300)
+    http = httpx2.AsyncClient(headers=auth_headers(token), timeout=timeout)
+    async with http, Client(streamable_http_client(url, http_client=http), mode=mode) as client:
+        yield client
+
+
 @asynccontextmanager
 async def http_server(
-    env: dict[str, str], workdir: Path, *args: str
+    env: dict[str, str], workdir: Path, *args: str, token: str | None = TEST_TOKEN
 ) -> AsyncIterator[tuple[str, ServerLog]]:
-    """Start `kimi-mcp --transport http --port 0`; yields the MCP URL it printed, and its log."""
+    """Start `kimi-mcp --transport http --port 0`; yields the MCP URL it printed, and its log.
+
+    The server gets KIMI_MCP_AUTH_TOKEN=`token` unless `env` sets one already; `token=None`
+    leaves it unset, so the server generates one and prints it (see `ServerLog.wait_for`).
+    """
+    if token is not None:
+        env = {"KIMI_MCP_AUTH_TOKEN": token, **env}
     command = [sys.executable, "-m", "kimi_mcp", "--transport", "http", "--port", "0", *args]
     log = ServerLog()
     process = await anyio.open_process(command, env=env, cwd=str(workdir))

@@ -8,11 +8,18 @@ from typing import Literal
 import anyio
 import httpx2
 import pytest
-from mcp import Client
 
 from kimi_mcp.emulator import Emulator
 from tests.conftest import CANARY_KEY, TOOL_NAMES
-from tests.e2e.conftest import RAW_INITIALIZE, START_TIMEOUT, http_server, server_env
+from tests.e2e.conftest import (
+    RAW_INITIALIZE,
+    START_TIMEOUT,
+    TEST_TOKEN,
+    auth_headers,
+    http_server,
+    mcp_http_client,
+    server_env,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
 
@@ -30,7 +37,7 @@ async def test_tools_work_over_http_in_both_protocol_eras(
     async with http_server(server_env(emulator_url, workdir), workdir) as (url, log):
         assert url.startswith("http://127.0.0.1:") and url.endswith("/mcp")
         with anyio.fail_after(START_TIMEOUT * 2):
-            async with Client(url, mode=mode) as client:
+            async with mcp_http_client(url, mode=mode) as client:
                 assert len((await client.list_tools()).tools) == len(TOOL_NAMES)
                 result = await client.call_tool(
                     "ask_kimi", {"prompt": "http nonce-5150 " * 3}, progress_callback=on_progress
@@ -41,13 +48,14 @@ async def test_tools_work_over_http_in_both_protocol_eras(
                 assert models.structured_content is not None
     assert seen, "no progress notification reached the client over HTTP"
     assert CANARY_KEY not in log.text
+    assert TEST_TOKEN not in log.text
 
 
 async def test_health_host_and_origin_checks(emulator_url: str, workdir: Path) -> None:
     async with http_server(server_env(emulator_url, workdir), workdir) as (url, _):
         base = url.removesuffix("/mcp")
         init = RAW_INITIALIZE
-        headers = {"Accept": "application/json, text/event-stream"}
+        headers = {"Accept": "application/json, text/event-stream", **auth_headers()}
         async with httpx2.AsyncClient(timeout=10) as http:
             health = await http.get(f"{base}/healthz")
             assert health.status_code == 200 and health.json() == {"status": "ok"}
@@ -63,7 +71,7 @@ async def test_health_host_and_origin_checks(emulator_url: str, workdir: Path) -
             assert good.status_code == 200
 
 
-def test_binding_a_non_loopback_address_is_refused(workdir: Path) -> None:
+def test_binding_a_non_loopback_address_without_a_token_is_refused(workdir: Path) -> None:
     command = ["--transport", "http", "--host", "0.0.0.0"]
     done = subprocess.run(
         [sys.executable, "-m", "kimi_mcp", *command],
@@ -74,4 +82,4 @@ def test_binding_a_non_loopback_address_is_refused(workdir: Path) -> None:
         timeout=START_TIMEOUT,
         check=False,
     )
-    assert done.returncode == 2 and "loopback" in done.stderr
+    assert done.returncode == 2 and "KIMI_MCP_AUTH_TOKEN" in done.stderr
