@@ -15,6 +15,7 @@ from kimi_mcp.images import check_vision, image_part
 from kimi_mcp.results import ChatResult, UsageResult
 from kimi_mcp.rules import chat_body
 from kimi_mcp.stream import ChatOutcome
+from kimi_mcp.token_counts import TokenCounter
 from kimi_mcp.types import ModelInfo
 
 NO_WINDOW = 1 << 40  # a model that reports no context_length: let Kimi judge the length
@@ -45,6 +46,7 @@ class ChatService:
     default_model: str
     default_deadline: float
     answer_cap: int
+    counter: TokenCounter
 
     async def ask(self, request: ChatRequest, on_progress: ProgressHook | None) -> ChatResult:
         deadline = anyio.current_time() + (request.deadline or self.default_deadline)
@@ -121,10 +123,10 @@ class ChatService:
         window = model.context_length or NO_WINDOW
         budget = window - answer_room(window, request.max_tokens)
 
-        async def count(messages: list[Message]) -> int:
-            return await self.client.estimate_tokens(model.id, messages, deadline=deadline)
+        async def count_each(messages: list[Message]) -> list[int]:
+            return await self.counter.count_each(model.id, messages, deadline=deadline)
 
-        return await fit(head, history, tail, budget=budget, count=count)
+        return await fit(head, history, tail, budget=budget, count_each=count_each)
 
     def _result(
         self,

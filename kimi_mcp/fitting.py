@@ -12,9 +12,9 @@ from typing import Any
 from kimi_mcp.errors import InputError
 
 Message = dict[str, Any]
-CountTokens = Callable[[list[Message]], Awaitable[int]]
+CountEach = Callable[[list[Message]], Awaitable[list[int]]]
 PER_MESSAGE = 8
-MAX_RECOUNTS = 8
+BATCH = 8  # turns counted per round while walking back from the newest
 
 
 def upper_bound(message: Message) -> int:
@@ -40,37 +40,42 @@ async def fit(
     tail: list[Message],
     *,
     budget: int,
-    count: CountTokens,
+    count_each: CountEach,
 ) -> Fitted:
-    """Keep head + the newest history that fits in `budget` tokens + tail."""
-    fixed = sum(map(upper_bound, head + tail))
-    if fixed + sum(map(upper_bound, history)) <= budget:
-        return Fitted(head + history + tail, 0)
-    dropped = 0
-    for _ in range(MAX_RECOUNTS):
-        kept = history[dropped:]
-        total = await count(head + kept + tail)
-        if total <= budget:
-            return Fitted(head + kept + tail, dropped)
-        if not kept:
-            break
-        dropped += _turns_to_drop(kept, total - budget, total, fixed)
-    raise InputError(
-        f"The question, system prompt and documents alone need more than the {budget} tokens "
-        "this model leaves for input. Shorten them, lower max_tokens, or use a model with a "
-        "larger context_length (see list_models)."
-    )
+    """Keep head + the newest history that fits in `budget` tokens + tail.
+
+    `count_each` gives Kimi's count of each message (cached by the caller), so a long history
+    costs one round of counts for its new turns, not a recount of everything.
+    """
+    everything = head + history + tail
+    if sum(map(upper_bound, everything)) <= budget:
+        return Fitted(everything, 0)
+    fixed = head + tail
+    counts = await count_each(fixed + history[-BATCH:])  # one round trip in the common case
+    room = budget - sum(counts[: len(fixed)])
+    if room < 0:
+        raise InputError(
+            f"The question, system prompt and documents alone need more than the {budget} tokens "
+            "this model leaves for input. Shorten them, lower max_tokens, or use a model with a "
+            "larger context_length (see list_models)."
+        )
+    sizes, kept = counts[len(fixed) :], 0
+    while sizes:
+        for size in reversed(sizes):
+            if size > room:
+                return _keep_newest(head, history, tail, kept)
+            room -= size
+            kept += 1
+        start = len(history) - kept
+        sizes = await count_each(history[max(0, start - BATCH) : start]) if start else []
+    return Fitted(everything, 0)
 
 
-def _turns_to_drop(kept: list[Message], excess: int, total: int, fixed: int) -> int:
-    """How many of the oldest turns cover `excess` tokens, scaled by Kimi's count; at least 1."""
-    local = fixed + sum(map(upper_bound, kept))
-    scale = total / local if local else 1.0
-    freed, drop = 0.0, 0
-    while drop < len(kept) and freed < excess:
-        freed += upper_bound(kept[drop]) * scale
-        drop += 1
+def _keep_newest(
+    head: list[Message], history: list[Message], tail: list[Message], kept: int
+) -> Fitted:
+    start = len(history) - kept
     # Keep user/assistant pairs together: never start the history with an assistant turn.
-    if drop < len(kept) and kept[drop].get("role") == "assistant":
-        drop += 1
-    return max(1, drop)
+    if start < len(history) and history[start].get("role") == "assistant":
+        start += 1
+    return Fitted(head + history[start:] + tail, start)

@@ -41,6 +41,7 @@ from kimi_mcp.results import (
     TokenEstimate,
     UploadResult,
 )
+from kimi_mcp.token_counts import TokenCounter
 
 log = logging.getLogger(__name__)
 
@@ -350,6 +351,7 @@ def build_server(
             settings.default_model,
             settings.deadline,
             settings.answer_cap,
+            TokenCounter(client),
         )
         try:
             yield AppContext(settings, client, catalogue, chat, documents)

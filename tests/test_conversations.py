@@ -87,30 +87,55 @@ async def test_a_long_conversation_is_trimmed_oldest_first(
     counted = [r for r in emulator.requests if r.path == "/v1/tokenizers/estimate-token-count"]
     assert counted, "Kimi's own count was not asked when the history might not fit"
     assert emulator.count_tokens(sent) <= 8192 - 2048
+    # Stored turns are counted once: the last call counted only what was new since the one
+    # before it (the previous answer and the new question), one message per count.
+    last_chat = chats(emulator)[-2].time
+    new_counts = [r for r in counted if r.time > last_chat]
+    assert 1 <= len(new_counts) <= 2
+    assert all(len(r.json["messages"]) == 1 for r in new_counts)
 
 
 async def test_fitting_asks_kimi_only_when_the_local_bound_is_exceeded() -> None:
-    calls: list[int] = []
+    counted: list[int] = []
 
-    async def count(messages: list[dict[str, Any]]) -> int:
-        calls.append(len(messages))
-        return sum(upper_bound(m) for m in messages) // 2
+    async def count_each(messages: list[dict[str, Any]]) -> list[int]:
+        counted.append(len(messages))
+        return [upper_bound(m) // 2 for m in messages]
 
     history = [{"role": r, "content": "x" * 100} for r in ("user", "assistant") * 3]
     tail = [{"role": "user", "content": "q"}]
-    fitted = await fit([], history, tail, budget=10_000, count=count)
-    assert fitted.dropped_turns == 0 and calls == []
-    fitted = await fit([], history, tail, budget=200, count=count)
-    assert calls and fitted.dropped_turns % 2 == 0 and fitted.dropped_turns > 0
+    fitted = await fit([], history, tail, budget=10_000, count_each=count_each)
+    assert fitted.dropped_turns == 0 and counted == []
+    fitted = await fit([], history, tail, budget=200, count_each=count_each)
+    assert counted and fitted.dropped_turns % 2 == 0 and fitted.dropped_turns > 0
     assert fitted.messages[0]["role"] == "user"
+    assert sum(upper_bound(m) // 2 for m in fitted.messages) <= 200
+
+
+async def test_fitting_walks_back_in_batches_and_keeps_what_fits() -> None:
+    rounds: list[list[str]] = []
+
+    async def count_each(messages: list[dict[str, Any]]) -> list[int]:
+        rounds.append([m["content"] for m in messages])
+        return [10] * len(messages)
+
+    history = [{"role": r, "content": f"t{i}"} for i, r in enumerate(("user", "assistant") * 12)]
+    tail = [{"role": "user", "content": "q"}]
+    fitted = await fit([], history, tail, budget=145, count_each=count_each)
+    # 10 tokens each: the question and 13 turns fit, rounded down to 12 to keep pairs whole.
+    assert fitted.dropped_turns == 12
+    assert [m["content"] for m in fitted.messages][:1] == ["t12"]
+    assert len(rounds) == 2 and rounds[0][0] == "q" and len(rounds[1]) == 8
 
 
 async def test_fitting_refuses_when_the_question_alone_is_too_long() -> None:
-    async def count(messages: list[dict[str, Any]]) -> int:
-        return 10_000
+    async def count_each(messages: list[dict[str, Any]]) -> list[int]:
+        return [10_000] * len(messages)
 
     with pytest.raises(InputError, match="alone need more"):
-        await fit([], [], [{"role": "user", "content": "q" * 500}], budget=100, count=count)
+        await fit(
+            [], [], [{"role": "user", "content": "q" * 500}], budget=100, count_each=count_each
+        )
 
 
 async def test_conversations_are_listed_and_shown_as_resources(mcp_client: Client) -> None:
