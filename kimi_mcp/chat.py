@@ -11,7 +11,7 @@ from kimi_mcp.conversations import Conversation, ConversationStore, Turn, new_co
 from kimi_mcp.documents import DocumentService
 from kimi_mcp.errors import InputError
 from kimi_mcp.fitting import Fitted, Message, answer_room, fit
-from kimi_mcp.images import check_vision, image_part
+from kimi_mcp.images import STORED_IMAGE, check_vision, image_part, stored_image_id
 from kimi_mcp.results import ChatResult, UsageResult
 from kimi_mcp.rules import chat_body
 from kimi_mcp.stream import ChatOutcome
@@ -65,7 +65,7 @@ class ChatService:
             {"role": "system", "content": await self.documents.body(file_id, deadline=deadline)}
             for file_id in file_ids
         ]
-        question = await self._question(model, request)
+        question = await self._question(model, request, deadline)
         fitted = await self._fit(model, request, conversation, documents, question, deadline)
         body = chat_body(
             model,
@@ -84,15 +84,30 @@ class ChatService:
         await self.store.append(conversation, turns, model.id, file_ids)
         return self._result(outcome, answer, conversation.id, fitted.dropped_turns, file_ids)
 
-    async def _question(self, model: ModelInfo, request: ChatRequest) -> Message:
+    async def _question(self, model: ModelInfo, request: ChatRequest, deadline: float) -> Message:
         """The user message: plain text, or text plus images as data URLs."""
         if not request.images:
             return {"role": "user", "content": request.prompt}
         check_vision(model)
         parts: list[dict[str, object]] = [{"type": "text", "text": request.prompt}]
-        for path in request.images:
-            parts.append(image_part(await self.documents.guard.read(path)))
+        for image in request.images:
+            if image.startswith(STORED_IMAGE):
+                parts.append(await self._stored_image(image, deadline))
+            else:
+                parts.append(image_part(await self.documents.guard.read(image)))
         return {"role": "user", "content": parts}
+
+    async def _stored_image(self, url: str, deadline: float) -> dict[str, object]:
+        """An image already on Kimi: checked to be an `image` upload, else Kimi answers 400."""
+        file_id = stored_image_id(url)
+        purpose = (await self.client.file_info(file_id, deadline=deadline)).purpose
+        if purpose != "image":
+            raise InputError(
+                f"{file_id} was uploaded with purpose '{purpose}'; Kimi shows only files "
+                "uploaded with purpose 'image' as images. Upload it again with purpose 'image', "
+                "or pass the local path."
+            )
+        return {"type": "image_url", "image_url": {"url": url}}
 
     async def _documents(
         self, request: ChatRequest, conversation: Conversation | None, deadline: float

@@ -110,7 +110,10 @@ async def ask_kimi(
     ] = (),
     images: Annotated[
         tuple[str, ...],
-        Field(max_length=10, description="Local image paths (png, jpeg, webp...) to show Kimi."),
+        Field(
+            max_length=10,
+            description="Local image paths (png, jpeg, webp...) or ms://<id> of image uploads.",
+        ),
     ] = (),
     conversation_id: Annotated[str | None, CONVERSATION_ID] = None,
 ) -> ChatResult:

@@ -112,3 +112,26 @@ async def test_images_to_a_model_without_vision_are_refused_before_sending(
     svg = {"prompt": "x", "images": ["vector.svg"]}
     assert "not an image type" in error_text(await mcp_client.call_tool("ask_kimi", svg))
     assert chats(emulator) == []
+
+
+async def test_an_image_upload_is_shown_by_its_ms_id(
+    mcp_client: Client, emulator: Emulator, workdir: Path
+) -> None:
+    (workdir / "dot.png").write_bytes(PNG)
+    upload = ok(await mcp_client.call_tool("upload_file", {"path": "dot.png", "purpose": "image"}))
+    url = f"ms://{upload['id']}"
+    ok(await mcp_client.call_tool("ask_kimi", {"prompt": "What is it?", "images": [url]}))
+    question = chats(emulator)[-1].json["messages"][-1]
+    assert question["content"][1] == {"type": "image_url", "image_url": {"url": url}}
+
+
+async def test_an_ms_id_that_is_not_an_image_upload_is_refused_before_sending(
+    mcp_client: Client, emulator: Emulator, workdir: Path
+) -> None:
+    (workdir / "notes.txt").write_text("not a picture", encoding="utf-8")
+    document = ok(await mcp_client.call_tool("upload_file", {"path": "notes.txt"}))
+    wrong = {"prompt": "x", "images": [f"ms://{document['id']}"]}
+    assert "purpose 'image'" in error_text(await mcp_client.call_tool("ask_kimi", wrong))
+    odd = {"prompt": "x", "images": ["ms://../users/me/balance"]}
+    assert "not an ms://<file_id>" in error_text(await mcp_client.call_tool("ask_kimi", odd))
+    assert chats(emulator) == []
