@@ -4,6 +4,7 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -13,7 +14,8 @@ from anyio.abc import Process
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import CANARY_KEY
+from kimi_mcp.emulator import Emulator, serve_emulator
+from tests.conftest import CANARY_KEY, TOOL_NAMES
 
 RAW_INITIALIZE = {
     "jsonrpc": "2.0",
@@ -58,6 +60,7 @@ class ServerLog:
     def __init__(self) -> None:
         self.data = bytearray()
         self.changed = anyio.Event()
+        self.pid: int | None = None  # the child's process id, once started
 
     @property
     def text(self) -> str:
@@ -79,6 +82,35 @@ class ServerLog:
 
 def auth_headers(token: str = TEST_TOKEN) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def raw_http(url: str, request: bytes, *, half_close: bool = False) -> bytes:
+    """Send bytes to the server at `url` on a fresh connection; all it answers until it closes.
+
+    For requests an HTTP client library refuses to produce (lying lengths, huge or missing
+    headers). `half_close` ends our side after sending, as a client that gave up would.
+    """
+    parts = httpx2.URL(url)
+    assert parts.host and parts.port
+    with anyio.fail_after(START_TIMEOUT):
+        async with await anyio.connect_tcp(parts.host, parts.port) as stream:
+            await stream.send(request)
+            if half_close:
+                await stream.send_eof()
+            answer = bytearray()
+            try:
+                async for chunk in stream:
+                    answer += chunk
+            except (anyio.BrokenResourceError, ConnectionResetError):
+                pass  # a server that closes with unread input resets the connection
+            return bytes(answer)
+
+
+def status_of(answer: bytes) -> int | None:
+    """The status code of a raw HTTP answer, None when the server sent nothing."""
+    if not answer:
+        return None
+    return int(answer.split(b" ", 2)[1])
 
 
 @asynccontextmanager
@@ -106,6 +138,7 @@ async def http_server(
     command = [sys.executable, "-m", "kimi_mcp", "--transport", "http", "--port", "0", *args]
     log = ServerLog()
     process = await anyio.open_process(command, env=env, cwd=str(workdir))
+    log.pid = process.pid
     async with process, anyio.create_task_group() as group:
         group.start_soon(log.drain, process)
         try:
@@ -114,3 +147,35 @@ async def http_server(
             process.terminate()
             with anyio.fail_after(10):
                 await process.wait()
+
+
+@dataclass(frozen=True)
+class Served:
+    """A kimi-mcp HTTP child with its own emulator upstream."""
+
+    url: str
+    log: ServerLog
+    emulator: Emulator
+
+    @property
+    def base(self) -> str:
+        return self.url.removesuffix("/mcp")
+
+
+@asynccontextmanager
+async def serving(workdir: Path, *args: str, **extra_env: str) -> AsyncIterator[Served]:
+    """An emulator and an HTTP server pointed at it (the module-scoped fixtures' building block)."""
+    emulator = Emulator(api_key=CANARY_KEY)
+    async with serve_emulator(emulator) as base_url:
+        env = server_env(base_url, workdir, **extra_env)
+        async with http_server(env, workdir, *args) as (url, log):
+            yield Served(url, log, emulator)
+
+
+async def assert_alive(url: str, token: str = TEST_TOKEN) -> None:
+    """The liveness probe: a fresh SDK session lists the tools and list_models reaches Kimi."""
+    with anyio.fail_after(START_TIMEOUT):
+        async with mcp_http_client(url, token) as client:
+            assert len((await client.list_tools()).tools) == len(TOOL_NAMES)
+            models = await client.call_tool("list_models", {})
+            assert not models.is_error, models.content
