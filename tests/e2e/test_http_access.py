@@ -256,7 +256,7 @@ def test_a5_the_token_is_compared_with_compare_digest(monkeypatch: pytest.Monkey
         calls.append((left, right))
         return real(left, right)
 
-    monkeypatch.setattr(http_auth.hmac, "compare_digest", spy)
+    monkeypatch.setattr(hmac, "compare_digest", spy)  # the module http_auth calls
     assert http_auth.is_authorized([b"Bearer secret-token"], b"secret-token")
     assert not http_auth.is_authorized([b"bearer secret-tokeN"], b"secret-token")
     assert calls == [(b"secret-token", b"secret-token"), (b"secret-tokeN", b"secret-token")]
