@@ -108,6 +108,7 @@ class Emulator:
         self.stream_delay, self.chunk_chars = stream_delay, max(1, chunk_chars)
         self.reply: Callable[[list[dict[str, Any]]], str] | None = None
         self.requests: list[RecordedRequest] = []
+        self.rejections: list[tuple[str, int, str]] = []  # (path, status, message) refused
         self.files: dict[str, StoredFile] = {}
         self.disconnects: list[Disconnect] = []
         self.peak_streams = 0  # the most SSE answers open at once since the last reset
@@ -126,6 +127,7 @@ class Emulator:
     def reset(self) -> None:
         """Forget requests, faults and disconnects (files, models and balance stay)."""
         self.requests.clear()
+        self.rejections.clear()
         self._faults.clear()
         self.disconnects.clear()
         self._previous, self.peak_streams = None, self._streams
@@ -238,6 +240,7 @@ class _Api:
         try:
             return await handler(request)
         except rules.Rejection as exc:
+            self.emu.rejections.append((request.url.path, exc.status, exc.message))
             return wire.error_reply(exc.status, exc.error_type, exc.message)
 
     async def _not_found(self, request: Request, exc: Exception) -> Response:
@@ -364,7 +367,9 @@ class _Api:
         return JSONResponse(text)
 
     async def config(self, request: Request) -> Response:
-        """{"stream_delay": seconds, "reply": fixed answer or null, "balance": [cash, voucher]}."""
+        """{"stream_delay": seconds, "reply": fixed answer or null, "balance": [cash, voucher]}.
+
+        Answers {"ok": true, "peak_streams": n}: `{}` reads the peak without changing anything."""
         try:
             data = json.loads(await request.body())
             delay = float(data.get("stream_delay", self.emu.stream_delay))
@@ -376,7 +381,7 @@ class _Api:
         if "reply" in data:
             text = data["reply"]
             self.emu.reply = None if text is None else lambda _messages: str(text)
-        return JSONResponse({"ok": True})
+        return JSONResponse({"ok": True, "peak_streams": self.emu.peak_streams})
 
 
 async def _record(request: Request, started: float) -> RecordedRequest:

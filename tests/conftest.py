@@ -57,8 +57,14 @@ def key_never_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 
 
 @pytest.fixture
-def emulator() -> Emulator:
-    return Emulator(api_key=CANARY_KEY)
+def emulator() -> Iterator[Emulator]:
+    emulator = Emulator(api_key=CANARY_KEY)
+    yield emulator
+    # The sweep behind "kimi-mcp never sends a request Kimi rejects": the emulator enforces every
+    # rule of kimi-api.md, and no test of kimi-mcp may trip one (test_emulator.py, which sends
+    # bad requests on purpose, uses its own emulator).
+    refused = [r for r in emulator.rejections if r[1] in (400, 422)]
+    assert refused == [], f"kimi-mcp sent requests Kimi rejects: {refused}"
 
 
 @pytest.fixture

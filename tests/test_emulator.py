@@ -344,11 +344,13 @@ REJECTIONS = [
 
 @pytest.mark.parametrize(("body", "message"), REJECTIONS)
 async def test_requests_kimi_refuses_get_400(
-    http: httpx2.AsyncClient, body: dict[str, Any], message: str
+    http: httpx2.AsyncClient, emu: Emulator, body: dict[str, Any], message: str
 ) -> None:
     status, error_type, text = error_of(await http.post("/chat/completions", json=body))
     assert (status, error_type) == (400, "invalid_request_error")
     assert message in text
+    # Recorded too: the test suite's sweep fails any test whose requests Kimi would refuse.
+    assert emu.rejections == [("/v1/chat/completions", 400, text)]
 
 
 async def test_exact_messages_of_the_documented_rejections(http: httpx2.AsyncClient) -> None:
