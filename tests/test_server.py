@@ -233,8 +233,12 @@ async def test_an_answer_over_the_cap_is_cut_and_marked(
     emulator.reply = lambda messages: "x" * 1500
     async with Client(build_server(settings)) as client:
         result = ok(await client.call_tool("ask_kimi", {"prompt": "hi", "thinking": False}))
-    assert len(result["answer"]) == 1000
-    assert result["truncated_reason"] == "size"
+        assert len(result["answer"]) == 1000
+        assert result["truncated_reason"] == "size"
+        # Nothing is lost: the whole answer is kept in the conversation, readable as a resource.
+        shown = await client.read_resource(f"kimi://conversations/{result['conversation_id']}")
+    turns = json.loads("".join(getattr(c, "text", "") for c in shown.contents))["turns"]
+    assert turns[-1]["content"] == "x" * 1500
 
 
 @pytest.mark.parametrize(
