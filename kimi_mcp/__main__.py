@@ -22,6 +22,7 @@ An MCP server for the Moonshot Kimi Open Platform API.
   kimi-mcp emulator [--port 8780]           run the Kimi emulator on loopback
 
 The API key comes from MOONSHOT_API_KEY (or KIMI_API_KEY) in the environment, never from a flag.
+HTTP clients send KIMI_MCP_AUTH_TOKEN as 'Authorization: Bearer <token>' (printed when generated).
 Other settings: KIMI_MCP_<NAME> variables or a TOML file (see config.example.toml).
 Precedence: flag > environment > config file > default.
 """
