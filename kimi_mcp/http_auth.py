@@ -9,7 +9,6 @@ token is never compared for it.
 """
 
 import hmac
-import logging
 import secrets
 from collections.abc import Collection
 
@@ -17,8 +16,6 @@ from mcp.server.transport_security import TransportSecurityMiddleware, Transport
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
-
-log = logging.getLogger(__name__)
 
 MIN_TOKEN_CHARS = 16
 WWW_AUTHENTICATE = 'Bearer realm="kimi-mcp"'
@@ -60,6 +57,7 @@ class BearerAuth:
         self.app, self.token, self.open_paths = app, token.encode("ascii"), frozenset(open_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Lifespan passes; so does a WebSocket, which no route accepts (the router closes it).
         if scope["type"] != "http" or scope["path"] in self.open_paths:
             await self.app(scope, receive, send)
             return
