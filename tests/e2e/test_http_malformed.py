@@ -240,3 +240,33 @@ async def test_bodies_that_are_not_one_json_rpc_message_are_400(
     headers = {"Accept": BOTH, "Content-Type": "application/json"}
     answer = await http.post(served.url, content=body, headers=headers)
     assert answer.status_code == 400 and answer.json()["error"]["code"] in (-32700, -32600, -32602)
+
+
+@pytest.mark.slow
+async def test_slowloris_does_not_starve_a_normal_client(
+    served: Served, http: httpx2.AsyncClient
+) -> None:
+    """50 connections trickle a request head a byte at a time; normal clients are still served.
+
+    Recorded: uvicorn (h11) has no request-head timeout, so such a connection stays open until
+    its peer gives up; the asyncio server holds it at the cost of one socket. kimi-mcp leaves
+    `limit_concurrency` unset on purpose: with it, trickling sockets would take the slots and
+    normal clients would get 503. Exposed beyond loopback, a reverse proxy cuts slow heads.
+    """
+    port = httpx2.URL(served.url).port
+    assert port is not None
+    head = f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Slow: ".encode()
+    async with anyio.create_task_group() as group:
+        for _ in range(50):
+            group.start_soon(_trickle, port, head)
+        for _ in range(5):
+            await assert_alive(served.url)  # each within START_TIMEOUT, while they trickle
+        group.cancel_scope.cancel()
+
+
+async def _trickle(port: int, head: bytes) -> None:
+    async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+        await stream.send(head)
+        while True:  # until cancelled: a header that never ends
+            await stream.send(b"x")
+            await anyio.sleep(0.2)
