@@ -155,6 +155,8 @@ async def serve_http(settings: Settings) -> None:
         # 16 KiB is answered 400 and the connection closed.
         http="h11",
         h11_max_incomplete_event_size=16 * 1024,
+        ws="none",  # no WebSocket route exists; an upgrade request is served as plain HTTP
+        server_header=False,  # nothing about the stack to anyone who can reach the port
     )
     if generated:
         _announce_token(token)

@@ -374,3 +374,18 @@ async def test_s5_inbound_token_is_never_forwarded_upstream(served: Served) -> N
         assert all(TEST_TOKEN not in value for value in request.headers.values())
         assert TEST_TOKEN.encode() not in request.body
     assert TEST_TOKEN not in served.log.text
+
+
+async def test_websocket_upgrade_is_plain_http_and_needs_the_token(served: Served) -> None:
+    """No WebSocket protocol is loaded: an upgrade is an ordinary request, so 401 without token;
+    and no Server header names the stack."""
+    port = httpx2.URL(served.url).port
+    request = (
+        f"GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: Upgrade, close\r\n"
+        "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+    answer = await raw_http(served.url, request.encode())
+    assert status_of(answer) == 401
+    assert b"\r\nserver:" not in answer.lower()
+    await assert_alive(served.url)
