@@ -1,7 +1,6 @@
 """KimiClient: one lazy httpx2.AsyncClient, one retrying `_send`, one method per endpoint."""
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import anyio
@@ -17,8 +16,13 @@ from kimi_mcp.errors import (
     NotConfiguredError,
     ResponseValidationError,
 )
-from kimi_mcp.policy import error_from_response, redact, retry_delay, should_retry
-from kimi_mcp.stream import ChatOutcome, StreamState
+from kimi_mcp.policy import (
+    error_from_response,
+    retry_delay,
+    should_retry,
+    wait_allowed,
+)
+from kimi_mcp.stream import MAX_STREAM_CHARS, ChatOutcome, StreamState, TruncatedReason
 from kimi_mcp.types import (
     BalanceBody,
     BalanceData,
@@ -29,16 +33,22 @@ from kimi_mcp.types import (
     ModelList,
     TokenCountBody,
 )
+from kimi_mcp.upstream import (
+    LIMITS,
+    ProgressHook,
+    connection_error,
+    read_capped,
+    read_events,
+    timeouts,
+)
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 64 * 1024 * 1024
-CONNECT_TIMEOUT = 10.0
-# Exceptions raised before any byte of the request left: always safe to try again.
-_NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
+# Seconds a stream may go without a data event (`: ping` comments keep `read` from firing).
+CONTENT_IDLE = 90.0
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-ProgressHook = Callable[[StreamState], Awaitable[None]]
+__all__ = ["KimiClient", "ProgressHook"]
 
 
 class KimiClient:
@@ -53,6 +63,8 @@ class KimiClient:
         max_retries: int = 2,
         max_concurrent_chats: int = 4,
         backoff: float = 0.5,
+        content_idle: float = CONTENT_IDLE,
+        max_stream_chars: int = MAX_STREAM_CHARS,
         transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         self._api_key = api_key
@@ -60,6 +72,8 @@ class KimiClient:
         self._timeout = timeout
         self._max_retries = max_retries
         self._backoff = backoff
+        self._content_idle = content_idle
+        self._max_stream_chars = max_stream_chars
         self._transport = transport
         self._chat_slots = anyio.Semaphore(max_concurrent_chats)
         self._client: httpx2.AsyncClient | None = None
@@ -81,7 +95,8 @@ class KimiClient:
                     "Authorization": f"Bearer {self._api_key.get_secret_value()}",
                     "User-Agent": f"kimi-mcp/{__version__}",
                 },
-                timeout=httpx2.Timeout(self._timeout, connect=min(CONNECT_TIMEOUT, self._timeout)),
+                timeout=timeouts(self._timeout),
+                limits=LIMITS,
                 follow_redirects=False,
                 transport=self._transport,
             )
@@ -141,6 +156,7 @@ class KimiClient:
     ) -> httpx2.Response:
         """One request with retries, all inside the absolute `deadline` (anyio clock)."""
         http = self._http
+        started = anyio.current_time()
         attempt = 0
         while True:
             try:
@@ -151,56 +167,53 @@ class KimiClient:
                     f"Kimi did not answer {method} {path} before the deadline; try again later."
                 ) from None
             except APIError as error:
-                await self._before_retry(error, attempt, deadline, sent=_was_sent(method, error))
+                sent = _was_sent(method, error)
+                await self._before_retry(error, attempt, (started, deadline), sent=sent)
             attempt += 1
 
     async def _attempt(
         self, http: httpx2.AsyncClient, method: str, path: str, kwargs: dict[str, Any]
     ) -> httpx2.Response:
         try:
-            response = await http.request(method, path, **kwargs)
+            async with http.stream(method, path, **kwargs) as response:
+                body = await read_capped(response)
         except httpx2.TimeoutException as exc:  # before TransportError: it is a subclass
             raise self._connection_error(APITimeoutError, method, path, exc) from exc
         except httpx2.TransportError as exc:
             raise self._connection_error(APIConnectionError, method, path, exc) from exc
-        if response.is_success:
-            if len(response.content) > MAX_BODY_BYTES:
-                raise ResponseValidationError(f"Kimi's answer to {path} was too large to use.")
-            return response
-        raise self._status_error(response)
+        if not response.is_success:
+            raise self._status_error(response.status_code, response.headers, body)
+        # A fresh Response around the capped body: the streamed one is closed and unread.
+        return httpx2.Response(
+            response.status_code, headers=response.headers, content=body, request=response.request
+        )
 
     async def _before_retry(
-        self, error: APIError, attempt: int, deadline: float, *, sent: bool
+        self, error: APIError, attempt: int, window: tuple[float, float], *, sent: bool
     ) -> None:
-        """Return to retry, or raise `error` (marked with the attempts made) when we must not."""
+        """Return to retry, or raise `error` (marked with the attempts made) when we must not.
+
+        `window` is (when the call started, its deadline): waits stay inside both the deadline
+        and the total retry budget.
+        """
         if attempt >= self._max_retries or not should_retry(error, request_sent=sent):
             raise _with_attempts(error, attempt + 1)
         delay = retry_delay(attempt, error, base=self._backoff)
-        if delay is None or anyio.current_time() + delay >= deadline:
+        started, deadline = window
+        now = anyio.current_time()
+        if delay is None or not wait_allowed(delay, now=now, deadline=deadline, started=started):
             raise _with_attempts(error, attempt + 1)
-        log.info(
-            "retrying after %s (attempt %d, waiting %.2fs)",
-            type(error).__name__,
-            attempt + 1,
-            delay,
-        )
+        kind = type(error).__name__
+        log.info("retrying after %s (attempt %d, waiting %.2fs)", kind, attempt + 1, delay)
         await anyio.sleep(delay)
 
-    def _status_error(self, response: httpx2.Response) -> APIStatusError:
-        return error_from_response(
-            response.status_code, response.headers, response.content, secrets=self._secrets
-        )
+    def _status_error(self, status: int, headers: httpx2.Headers, body: bytes) -> APIStatusError:
+        return error_from_response(status, headers, body, secrets=self._secrets)
 
     def _connection_error(
         self, cls: type[APIConnectionError], method: str, path: str, exc: Exception
     ) -> APIConnectionError:
-        what = "timed out" if cls is APITimeoutError else "failed"
-        detail = redact(f"{type(exc).__name__}: {exc}", self._secrets)[:200]
-        return cls(
-            f"The connection to Kimi {what} ({method} {path}; {detail}). "
-            "Check the network or base_url; retrying later may help.",
-            not_sent=isinstance(exc, _NOT_SENT),
-        )
+        return connection_error(cls, method, path, exc, self._secrets)
 
     # Streaming chat --------------------------------------------------------------------------
 
@@ -209,17 +222,45 @@ class KimiClient:
     ) -> ChatOutcome:
         """Stream one chat completion; a deadline or a cut stream returns the partial answer."""
         http = self._http
-        async with self._chat_slots:
-            attempt = 0
-            while True:
-                state = StreamState(model=str(body.get("model", "")))
-                try:
-                    return await self._stream_until(http, body, state, deadline, on_progress)
-                except APIError as error:
-                    if state.produced_text:  # never retry a stream that produced text: return it
-                        return state.outcome("stream_cut")
-                    await self._before_retry(error, attempt, deadline, sent=not _not_sent(error))
-                attempt += 1
+        started = anyio.current_time()
+        acquired = False
+        # Waiting for a slot counts toward the deadline (Tier0 allows one chat at a time).
+        with anyio.move_on_after(max(0.0, deadline - started)):
+            await self._chat_slots.acquire()
+            acquired = True
+        if not acquired:
+            raise APITimeoutError(
+                "Every chat slot (max_concurrent_chats) stayed busy until the deadline; "
+                "try again when other calls have finished."
+            )
+        try:
+            return await self._stream_with_retries(http, body, (started, deadline), on_progress)
+        finally:
+            self._chat_slots.release()
+
+    async def _stream_with_retries(
+        self,
+        http: httpx2.AsyncClient,
+        body: dict[str, Any],
+        window: tuple[float, float],
+        on_progress: ProgressHook | None,
+    ) -> ChatOutcome:
+        attempt = 0
+        while True:
+            state = StreamState(
+                model=str(body.get("model", "")),
+                secrets=self._secrets,
+                max_chars=self._max_stream_chars,
+            )
+            try:
+                return await self._stream_until(http, body, state, window[1], on_progress)
+            except APIError as error:
+                if state.produced_text:  # never retried: the text went out (and was billed)
+                    if isinstance(error, APIStatusError):  # Kimi said why: say it too
+                        raise _with_attempts(error, attempt + 1) from None
+                    return state.outcome("stream_cut")
+                await self._before_retry(error, attempt, window, sent=not _not_sent(error))
+            attempt += 1
 
     async def _stream_until(
         self,
@@ -230,8 +271,8 @@ class KimiClient:
         on_progress: ProgressHook | None,
     ) -> ChatOutcome:
         with anyio.move_on_after(max(0.0, deadline - anyio.current_time())) as scope:
-            await self._read_stream(http, {**body, "stream": True}, state, on_progress)
-        return state.outcome("deadline" if scope.cancelled_caught else None)
+            cut = await self._read_stream(http, {**body, "stream": True}, state, on_progress)
+        return state.outcome("deadline" if scope.cancelled_caught else cut)
 
     async def _read_stream(
         self,
@@ -239,23 +280,14 @@ class KimiClient:
         body: dict[str, Any],
         state: StreamState,
         on_progress: ProgressHook | None,
-    ) -> None:
+    ) -> TruncatedReason | None:
         path = "/chat/completions"
         try:
             async with http.stream("POST", path, json=body) as response:
                 if not response.is_success:
-                    await response.aread()
-                    raise self._status_error(response)
-                async for line in response.aiter_lines():
-                    if state.done:
-                        # Read on to the end of the body (normally one blank line) so the
-                        # connection goes back to the pool; anything more is ignored.
-                        if line:
-                            break
-                        continue
-                    state.feed_line(line)
-                    if on_progress is not None and line:
-                        await on_progress(state)
+                    error_body = await read_capped(response)
+                    raise self._status_error(response.status_code, response.headers, error_body)
+                return await read_events(response, state, self._content_idle, on_progress)
         except httpx2.TimeoutException as exc:
             raise self._connection_error(APITimeoutError, "POST", path, exc) from exc
         except httpx2.TransportError as exc:
@@ -280,6 +312,7 @@ def _parse(model: type[ModelT], response: httpx2.Response) -> ModelT:
         return model.model_validate_json(response.content)
     except ValidationError:
         raise ResponseValidationError(
-            f"Kimi's answer to {response.request.url.path} did not have the documented shape; "
-            "the API may have changed. Retrying will not help."
+            f"Unexpected response from Kimi (status {response.status_code}) to "
+            f"{response.request.url.path}: not the documented shape; the API may have changed "
+            "or a proxy answered. Retrying will not help."
         ) from None

@@ -75,12 +75,14 @@ class APIStatusError(APIError):
         upstream_message: str,
         retry_after: float | None = None,
         attempts: int = 1,
+        retry_hint: bool | None = None,
     ) -> None:
         self.status_code = status_code
         self.error_type = error_type
         self.upstream_message = upstream_message
         self.retry_after = retry_after
         self.attempts = attempts
+        self.retry_hint = retry_hint  # the x-should-retry header, when the server sent one
         super().__init__(self._compose())
 
     def _compose(self) -> str:

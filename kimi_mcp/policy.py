@@ -25,6 +25,7 @@ from kimi_mcp.errors import (
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
 RETRY_AFTER_CAP = 20.0
+RETRY_TIME_CAP = 30.0  # total seconds one call may spend waiting between attempts
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 MESSAGE_LIMIT = 500
 
@@ -50,6 +51,7 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
     404: NotFoundError,
     429: RateLimitError,
 }
+_TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TRY_AGAIN = re.compile(r"try again after (\d+(?:\.\d+)?) seconds?", re.IGNORECASE)
 
 
@@ -78,7 +80,32 @@ def error_from_response(
         error_type=error_type,
         upstream_message=message,
         retry_after=retry_after_seconds(headers, message),
+        retry_hint=_should_retry_header(headers),
     )
+
+
+# How an error inside a stream would have been answered as a plain response (kimi-api.md 4).
+_EVENT_STATUS = {
+    "rate_limit_reached_error": 429,
+    "engine_overloaded_error": 429,
+    "exceeded_current_quota_error": 429,
+    "content_filter": 400,
+    "invalid_request_error": 400,
+}
+
+
+def error_from_event(
+    chunk: Mapping[str, object], *, secrets: tuple[str, ...] = ()
+) -> APIStatusError:
+    """An `{"error": ...}` event inside an SSE stream (undocumented, seen with proxies)."""
+    body = json.dumps(dict(chunk)).encode()
+    error_type, _ = _parse_error_body(body)
+    return error_from_response(_EVENT_STATUS.get(error_type or "", 500), {}, body, secrets=secrets)
+
+
+def _should_retry_header(headers: Mapping[str, str]) -> bool | None:
+    value = {name.lower(): value for name, value in headers.items()}.get("x-should-retry")
+    return {"true": True, "false": False}.get((value or "").strip().lower())
 
 
 def _fallback(status: int) -> type[APIStatusError]:
@@ -90,8 +117,10 @@ def _parse_error_body(body: bytes) -> tuple[str | None, str]:
     try:
         data = json.loads(text)
     except ValueError:
-        # e.g. the HTML "504 Gateway Time-out" page: keep its title-ish text short.
-        return None, re.sub(r"<[^>]+>", " ", text).split("\n")[0].strip()[:120]
+        # e.g. nginx's HTML "504 Gateway Time-out" page: its title, else its text, kept short.
+        title = _TITLE.search(text)
+        page = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
+        return None, " ".join(page.split())[:120]
     if isinstance(data, dict):
         error = data.get("error")
         if isinstance(error, dict):
@@ -106,28 +135,42 @@ def _str_or_none(value: object) -> str | None:
 
 
 def retry_after_seconds(headers: Mapping[str, str], message: str = "") -> float | None:
-    """Seconds Kimi asks us to wait: retry-after-ms, Retry-After (seconds or date), or the text."""
+    """Seconds Kimi asks us to wait: retry-after-ms, Retry-After (seconds or date), or the text.
+
+    Zero, negative or unreadable values count as no hint (backoff applies), as in the
+    OpenAI and Anthropic SDKs: a hint of "0" must not turn retries into a tight loop.
+    """
     lowered = {name.lower(): value for name, value in headers.items()}
     if "retry-after-ms" in lowered:
         try:
-            return max(0.0, float(lowered["retry-after-ms"]) / 1000)
+            return _positive(float(lowered["retry-after-ms"]) / 1000)
         except ValueError:
             pass
     if "retry-after" in lowered:
         value = lowered["retry-after"].strip()
         try:
-            return max(0.0, float(value))
+            return _positive(float(value))
         except ValueError:
             try:
-                return max(0.0, parsedate_to_datetime(value).timestamp() - time())
+                return _positive(parsedate_to_datetime(value).timestamp() - time())
             except (TypeError, ValueError):
                 pass
     match = _TRY_AGAIN.search(message)
-    return float(match.group(1)) if match else None
+    return _positive(float(match.group(1))) if match else None
+
+
+def _positive(seconds: float) -> float | None:
+    return seconds if seconds > 0 else None
 
 
 def should_retry(error: APIError, *, request_sent: bool) -> bool:
-    """Retry only where another attempt can succeed and cannot bill twice."""
+    """Retry only where another attempt can succeed and cannot bill twice.
+
+    `x-should-retry: false` vetoes a retry; `true` never overrides our own refusal (a quota or
+    TPD error stays final whatever a proxy says).
+    """
+    if isinstance(error, APIStatusError) and error.retry_hint is False:
+        return False
     if isinstance(error, APIConnectionError):
         return not request_sent
     if isinstance(error, RateLimitError):
@@ -144,3 +187,9 @@ def retry_delay(attempt: int, error: APIError, *, base: float = BACKOFF_BASE) ->
         return asked if asked <= RETRY_AFTER_CAP else None
     backoff = min(BACKOFF_CAP, base * 2.0**attempt)
     return backoff * random.uniform(0.75, 1.0)
+
+
+def wait_allowed(delay: float, *, now: float, deadline: float, started: float) -> bool:
+    """A wait may start only if it ends before the deadline and within the total retry time
+    (counted from the call's start, so that attempts plus waits stay under RETRY_TIME_CAP)."""
+    return now + delay < deadline and (now - started) + delay <= RETRY_TIME_CAP

@@ -7,7 +7,12 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from kimi_mcp.errors import ResponseValidationError
+from kimi_mcp.policy import error_from_event
 from kimi_mcp.types import Usage
+
+# Characters of answer plus reasoning one stream may accumulate; Kimi's longest answers are
+# about a million characters, so reaching this means a broken upstream, not a long answer.
+MAX_STREAM_CHARS = 16 * 1024 * 1024
 
 TruncatedReason = Literal["length", "deadline", "stream_cut", "size", "content_filter"]
 Phase = Literal["waiting", "thinking", "answering"]
@@ -27,15 +32,24 @@ class ChatOutcome:
 
 @dataclass
 class StreamState:
-    """Accumulates deltas; `done` is set only by `data: [DONE]` (the docs' completeness rule)."""
+    """Accumulates deltas; `done` is set only by `data: [DONE]` (the docs' completeness rule).
+
+    Lines are assembled into SSE events (data lines joined by newlines, dispatched at a blank
+    line), so multi-line `data:` fields and `event:`/`id:`/`retry:` lines are all understood.
+    """
 
     model: str
+    secrets: tuple[str, ...] = ()
+    max_chars: int = MAX_STREAM_CHARS
     content_parts: list[str] = field(default_factory=list)
     reasoning_parts: list[str] = field(default_factory=list)
     finish_reason: str | None = None
     usage: Usage | None = None
     done: bool = False
     deltas: int = 0
+    events: int = 0  # data events dispatched: what the content-idle watchdog watches
+    chars: int = 0
+    pending: list[str] = field(default_factory=list)  # data lines of the event being read
 
     @property
     def phase(self) -> Phase:
@@ -47,11 +61,25 @@ class StreamState:
     def produced_text(self) -> bool:
         return bool(self.content_parts or self.reasoning_parts)
 
+    @property
+    def full(self) -> bool:
+        """The size cap is reached: stop reading and return what we have, marked "size"."""
+        return self.chars >= self.max_chars
+
     def feed_line(self, line: str) -> bool:
-        """Absorb one SSE line; returns True on `data: [DONE]`."""
-        if not line.startswith("data:"):
-            return False  # blank separators, comments, `event:`/`id:` fields
-        payload = line[5:].strip()
+        """Absorb one SSE line; returns True once `data: [DONE]` was dispatched."""
+        if not line:
+            return self._dispatch()
+        if line.startswith("data:"):
+            value = line[5:]
+            self.pending.append(value[1:] if value.startswith(" ") else value)
+        return False  # comments and `event:`/`id:`/`retry:` fields carry nothing for us
+
+    def _dispatch(self) -> bool:
+        if not self.pending:
+            return False
+        payload, self.pending = "\n".join(self.pending).strip(), []
+        self.events += 1
         if payload == "[DONE]":
             self.done = True
             return True
@@ -66,6 +94,8 @@ class StreamState:
         return False
 
     def _absorb(self, chunk: dict[str, Any]) -> None:
+        if "error" in chunk and "choices" not in chunk:
+            raise error_from_event(chunk, secrets=self.secrets)
         if isinstance(chunk.get("model"), str):
             self.model = chunk["model"]
         choices = chunk.get("choices") or []
@@ -76,9 +106,11 @@ class StreamState:
         if isinstance(delta.get("reasoning_content"), str) and delta["reasoning_content"]:
             self.reasoning_parts.append(delta["reasoning_content"])
             self.deltas += 1
+            self.chars += len(delta["reasoning_content"])
         if isinstance(delta.get("content"), str) and delta["content"]:
             self.content_parts.append(delta["content"])
             self.deltas += 1
+            self.chars += len(delta["content"])
         if choice.get("finish_reason"):
             self.finish_reason = str(choice["finish_reason"])
 

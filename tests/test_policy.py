@@ -21,10 +21,13 @@ from kimi_mcp.errors import (
 )
 from kimi_mcp.policy import (
     RETRY_AFTER_CAP,
+    RETRY_TIME_CAP,
+    error_from_event,
     error_from_response,
     retry_after_seconds,
     retry_delay,
     should_retry,
+    wait_allowed,
 )
 
 
@@ -133,6 +136,10 @@ def test_rate_limit_message_says_how_long_to_wait() -> None:
         ({"retry-after-ms": "250"}, 0.25),
         ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),
         ({"retry-after": "soon"}, None),
+        ({"retry-after": "0"}, None),
+        ({"retry-after": "-5"}, None),
+        ({"retry-after": ""}, None),
+        ({"retry-after-ms": "0"}, None),
         ({}, None),
     ],
 )
@@ -187,3 +194,27 @@ def test_backoff_grows_and_stays_under_the_cap() -> None:
 def test_retry_after_is_honoured_up_to_the_cap_then_refused() -> None:
     assert retry_delay(0, rate_limit(retry_after=2.5)) == 2.5
     assert retry_delay(0, rate_limit(retry_after=RETRY_AFTER_CAP + 1)) is None
+
+
+def test_x_should_retry_false_vetoes_and_true_never_overrides() -> None:
+    vetoed = error_from_response(503, {"x-should-retry": "false"}, b"")
+    assert not should_retry(vetoed, request_sent=False)
+    quota_body = body("exceeded_current_quota_error")
+    quota = error_from_response(429, {"X-Should-Retry": "true"}, quota_body)
+    assert not should_retry(quota, request_sent=False)
+    assert error_from_response(503, {"x-should-retry": "maybe"}, b"").retry_hint is None
+
+
+def test_waits_stay_inside_the_deadline_and_the_total_retry_budget() -> None:
+    assert wait_allowed(1.0, now=10.0, deadline=20.0, started=10.0)
+    assert not wait_allowed(1.0, now=19.5, deadline=20.0, started=10.0)
+    assert not wait_allowed(2.0, now=RETRY_TIME_CAP - 1, deadline=1e9, started=0.0)
+
+
+def test_an_error_event_in_a_stream_is_classified_like_a_response() -> None:
+    event = {"error": {"type": "engine_overloaded_error", "message": "busy"}}
+    error = error_from_event(event)
+    assert isinstance(error, RateLimitError) and error.status_code == 429
+    quota = error_from_event({"error": {"type": "exceeded_current_quota_error", "message": "x"}})
+    assert isinstance(quota, QuotaExceededError)
+    assert isinstance(error_from_event({"error": {"message": "?"}}), ServerError)

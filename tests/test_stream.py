@@ -21,8 +21,8 @@ USAGE = {"prompt_tokens": 19, "completion_tokens": 13, "total_tokens": 32, "cach
 
 def feed(lines: list[str]) -> StreamState:
     state = StreamState(model="kimi-k2.6")
-    for line in lines:
-        if state.feed_line(line):
+    for line in lines:  # each line one event: a blank line dispatches it
+        if state.feed_line(line) or state.feed_line(""):
             break
     return state
 
