@@ -15,6 +15,7 @@ import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from kimi_mcp import emulator_faults as faults
 from kimi_mcp.emulator_catalogue import ORG, ChatRequest, text_tokens
 
 CHAT_PATH = "/v1/chat/completions"
@@ -24,9 +25,20 @@ OVERLOADED = "The engine is currently overloaded, please try again later"
 SUSPENDED = f"Your account {ORG} is suspended, please check your plan and billing details"
 HIGH_RISK = "The request was rejected because it was considered high risk"
 FaultKind = Literal[
-    "error", "slow", "cut_stream", "reset", "redirect", "drip", "malformed_stream", "huge_body"
+    "error",
+    "slow",
+    "cut_stream",
+    "reset",
+    "redirect",
+    "drip",
+    "malformed_stream",
+    "huge_body",
+    "raw",
+    "ping_stream",
+    "stream_error",
+    "framing",
 ]
-ANSWERING_KINDS = ("error", "redirect", "huge_body")  # these replace the response entirely
+ANSWERING_KINDS = ("error", "redirect", "raw")  # these replace the response entirely
 # Section 4: 500 has two documented bodies, 503 a type without text, 502/504 come from nginx.
 SERVER_ERRORS: dict[int, tuple[str | None, str]] = {
     500: ("unexpected_output", "invalid state transition"),
@@ -50,12 +62,19 @@ class Fault:
     """A misbehaviour for the next `times` requests matching `path` ("*" = any) and `method`.
 
     "error" answers `status` with Kimi's error body (`error_type` None: an nginx HTML page);
-    "redirect" answers 307 to `location`; "huge_body" answers a 200 JSON body of `size` bytes.
+    "redirect" answers 307 (or `status`, when 3xx) to `location`; "raw" answers `status` with
+    `body` as it is (broken JSON, an HTML page, nothing, a wrong shape; add
+    `Content-Encoding` in `headers` for a garbled encoding).
     The others shape the normal answer: "slow" waits `delay` before answering (between events
     for a stream); "drip" sends the body one byte per `delay`; "cut_stream" ends the body cleanly
     after `after_chunks` content chunks (a non-stream body after half its bytes); "reset" drops
     the connection at the same point; "malformed_stream" slips a `data: {not json` event in
-    right after the role chunk, before any text (a non-stream body becomes `{not json`).
+    right after the role chunk, before any text (a non-stream body becomes `{not json`);
+    "huge_body" replaces the body with a chunked JSON body of `size` bytes. Streams only:
+    "ping_stream" sends nothing but `: ping` comments, one per `delay`, until the client
+    leaves; "stream_error" sends `{"error": {error_type, message}}` as an event after
+    `after_chunks` content chunks and ends without [DONE]; "framing" sends the stream with
+    CRLF, comments, `event:`/`id:`/`retry:` lines and two-line `data:`, one byte per write.
     `headers` are added to the answer in every case.
     """
 
@@ -71,6 +90,7 @@ class Fault:
     after_chunks: int = 1
     location: str = "http://127.0.0.1:9/elsewhere"
     size: int = 0
+    body: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in get_args(FaultKind) or self.times < 1:
@@ -287,11 +307,12 @@ def error_reply(status: int, error_type: str, message: str) -> Reply:
 
 
 def fault_reply(fault: Fault) -> Reply:
-    """The whole answer of an "error", "redirect" or "huge_body" fault."""
+    """The whole answer of an "error", "redirect" or "raw" fault."""
     if fault.kind == "redirect":
-        reply = Reply(307, b"", headers={"Location": fault.location})
-    elif fault.kind == "huge_body":
-        reply = Reply(200, b'{"data":"' + b"x" * max(fault.size - 11, 0) + b'"}')
+        status = fault.status if 300 <= fault.status < 400 else 307
+        reply = Reply(status, b"", headers={"Location": fault.location})
+    elif fault.kind == "raw":
+        reply = Reply(fault.status, fault.body.encode(), "text/html; charset=utf-8")
     elif fault.error_type is None:
         title = f"{fault.status} {fault.message}"
         page = f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}"
@@ -356,10 +377,12 @@ def render(reply: Reply, fault: Fault | None, pacing: Pacing, headers: dict[str,
 
 def _shape_body(body: bytes, fault: Fault) -> tuple[Shape, bool]:
     half = body[: len(body) // 2]
+    if fault.kind == "huge_body":  # chunked: the client learns the size only by reading
+        return Shape(faults.huge_json(fault.size)), False
     if fault.kind == "slow":
         return Shape([body], first_delay=fault.delay), True
     if fault.kind == "drip":
-        return Shape(_bytewise(body), fault.delay), True
+        return Shape(faults.bytewise(body), fault.delay), True
     if fault.kind in ("cut_stream", "reset"):  # cut: chunked, so the early clean end is legal
         return Shape([half], abort=fault.kind == "reset"), fault.kind == "reset"
     return Shape([b"{not json"]), False
@@ -367,13 +390,20 @@ def _shape_body(body: bytes, fault: Fault) -> tuple[Shape, bool]:
 
 def _shape_stream(events: Events, fault: Fault | None) -> Shape:
     kind = fault.kind if fault else None
-    if fault is not None and kind in ("cut_stream", "reset"):
+    if fault is not None and kind in ("cut_stream", "reset", "stream_error"):
         events = _until_content(events, fault.after_chunks)
+        if kind == "stream_error":
+            events.append(("error", faults.error_event(fault.error_type, fault.message)))
     elif kind == "malformed_stream":  # right after the role chunk, before any text
         events = [events[0], ("junk", b"data: {not json\n\n"), *events[1:]]
     pieces = [data for _, data in events]
+    if fault is not None and kind == "ping_stream":
+        return Shape([faults.PING] * faults.PINGS, fault.delay, stream=True)
+    if kind == "framing":
+        framed = b"".join(faults.reframe(piece, n) for n, piece in enumerate(pieces))
+        return Shape(faults.bytewise(framed), 0.0, stream=True)
     if fault is not None and kind == "drip":
-        return Shape(_bytewise(b"".join(pieces)), fault.delay, stream=True)
+        return Shape(faults.bytewise(b"".join(pieces)), fault.delay, stream=True)
     gap = fault.delay if fault is not None and kind == "slow" else None
     return Shape(pieces, gap, abort=kind == "reset", stream=True)
 
@@ -388,10 +418,6 @@ def _until_content(events: Events, count: int) -> Events:
         seen += tag == "content"
         kept.append((tag, data))
     return kept
-
-
-def _bytewise(body: bytes) -> list[bytes]:
-    return [body[i : i + 1] for i in range(len(body))]
 
 
 class PacedResponse(Response):

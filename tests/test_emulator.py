@@ -784,3 +784,75 @@ async def test_admin_routes_drive_a_subprocess_emulator(
     assert json.loads(recorded[0]["body"]) == recorded[0]["json"] == chat_body()
     assert (await http.post(f"{admin}/reset")).json() == {"ok": True}
     assert emu.requests == []
+
+
+# Faults a proxy or a broken upstream produces (emulator_faults) ----------------------------------
+
+
+async def test_huge_body_is_chunked_without_a_length(
+    http: httpx2.AsyncClient, emu: Emulator
+) -> None:
+    emu.inject(Fault(kind="huge_body", path="/v1/models", size=3 * 1024 * 1024 + 5))
+    async with http.stream("GET", "/models") as response:
+        assert "content-length" not in response.headers
+        body = await response.aread()
+    assert len(body) == 3 * 1024 * 1024 + 5 and body.endswith(b'x"}')
+
+
+async def test_raw_answers_the_body_as_given(http: httpx2.AsyncClient, emu: Emulator) -> None:
+    headers = {"Content-Type": "application/json"}
+    emu.inject(Fault(kind="raw", path="/v1/models", status=200, body='{"data": [', headers=headers))
+    response = await http.get("/models")
+    assert response.status_code == 200 and response.text == '{"data": ['
+    assert response.headers["content-type"] == "application/json"
+
+
+async def test_redirect_may_be_a_302(http: httpx2.AsyncClient, emu: Emulator) -> None:
+    emu.inject(Fault(kind="redirect", path="/v1/models", status=302, location="http://x/"))
+    response = await http.get("/models")
+    assert (response.status_code, response.headers["location"]) == (302, "http://x/")
+
+
+async def test_ping_stream_sends_only_comments_until_the_client_leaves(
+    http: httpx2.AsyncClient, emu: Emulator
+) -> None:
+    emu.inject(Fault(kind="ping_stream", delay=0.01))
+    body = chat_body(stream=True)
+    async with http.stream("POST", "/chat/completions", json=body) as response:
+        lines = []
+        async for line in response.aiter_lines():
+            lines.append(line)
+            if len(lines) >= 20:
+                break
+    assert set(lines) == {": ping", ""}
+    with anyio.fail_after(5):
+        (left,) = await emu.wait_disconnects()
+    assert left.chunks_sent >= 10
+
+
+async def test_stream_error_sends_an_error_event_after_some_content(
+    http: httpx2.AsyncClient, emu: Emulator
+) -> None:
+    emu.inject(Fault(kind="stream_error", after_chunks=1, error_type="engine_overloaded_error"))
+    events = await stream_lines(http, chat_body(thinking={"type": "disabled"}))
+    assert json.loads(events[-1])["error"]["type"] == "engine_overloaded_error"
+    assert sum("content" in json.loads(e)["choices"][0]["delta"] for e in events[1:-1]) == 1
+    assert "[DONE]" not in events
+
+
+async def test_framing_sends_crlf_fields_and_two_line_data_a_byte_at_a_time(
+    http: httpx2.AsyncClient, emu: Emulator
+) -> None:
+    emu.reply = lambda _messages: "你好 🌍"
+    emu.inject(Fault(kind="framing"))
+    async with http.stream("POST", "/chat/completions", json=chat_body(stream=True)) as response:
+        raw = await response.aread()
+    assert b"\r\nevent: message\r\n" in raw and b"\r\nretry: 1000\r\n" in raw
+    assert b"data: {\r\ndata:" in raw and raw.endswith(b"data: [DONE]\r\n\r\n")
+    content = []
+    for event in raw.decode().split("\r\n\r\n"):
+        lines = [line[5:].removeprefix(" ") for line in event.split("\r\n") if line[:5] == "data:"]
+        data = "\n".join(lines)  # the SSE rule for an event with several data lines
+        if data and data != "[DONE]":
+            content.append(json.loads(data)["choices"][0]["delta"].get("content") or "")
+    assert "".join(content) == "你好 🌍"
