@@ -3,9 +3,11 @@
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mcp import Client
+from mcp.types import CallToolResult
 
 from kimi_mcp.config import Settings, load_settings
 from kimi_mcp.emulator import Emulator, serve_emulator
@@ -49,11 +51,27 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return workdir
 
 
+def assert_no_canary(text: str, where: str) -> None:
+    """The canary sweep (reliability 5.7 S1): the key, or its tail, appears nowhere we look."""
+    for needle in (CANARY_KEY, CANARY_KEY[-16:]):
+        assert needle not in text, f"the API key appeared in {where}"
+
+
+def assert_no_canary_in_files(root: Path) -> None:
+    """Files the server wrote (SQLite stores, WAL files, audit output) never hold the key."""
+    for path in sorted(root.rglob("*"))[:1000]:
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            assert_no_canary(data.decode("latin-1"), str(path))
+
+
 @pytest.fixture(autouse=True)
-def key_never_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+def key_never_logged(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> Iterator[None]:
+    """Every test runs with DEBUG logs of every logger (httpx2, the SDK, kimi_mcp) swept."""
     caplog.set_level("DEBUG")
     yield
-    assert CANARY_KEY not in caplog.text, "the API key appeared in a log line"
+    assert_no_canary(caplog.text, "a log line")
+    assert_no_canary_in_files(tmp_path)
 
 
 @pytest.fixture
@@ -85,7 +103,16 @@ def settings(emulator_url: str, workdir: Path) -> Settings:
     )
 
 
+class SweptClient(Client):
+    """The SDK client, with every tool result swept for the key."""
+
+    async def call_tool(self, *args: Any, **kwargs: Any) -> CallToolResult:
+        result = await super().call_tool(*args, **kwargs)
+        assert_no_canary(result.model_dump_json(), "a tool result")
+        return result
+
+
 @pytest.fixture
 async def mcp_client(settings: Settings) -> AsyncIterator[Client]:
-    async with Client(build_server(settings)) as client:
+    async with SweptClient(build_server(settings)) as client:
         yield client

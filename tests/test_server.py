@@ -12,7 +12,7 @@ from mcp.types import CallToolResult, TextContent
 from kimi_mcp.config import Settings, load_settings
 from kimi_mcp.emulator import Emulator, Fault
 from kimi_mcp.server import build_server
-from tests.conftest import CANARY_KEY, TOOL_NAMES
+from tests.conftest import CANARY_KEY, TOOL_NAMES, assert_no_canary
 
 pytestmark = pytest.mark.anyio
 
@@ -26,6 +26,7 @@ def text_of(result: CallToolResult) -> str:
 
 def ok(result: CallToolResult) -> dict[str, Any]:
     assert not result.is_error, text_of(result)
+    assert_no_canary(result.model_dump_json(), "a tool result")
     structured: dict[str, Any] | None = result.structured_content
     assert structured is not None
     return structured
@@ -33,6 +34,7 @@ def ok(result: CallToolResult) -> dict[str, Any]:
 
 def error_text(result: CallToolResult) -> str:
     assert result.is_error, result.structured_content
+    assert_no_canary(result.model_dump_json(), "a tool error")
     return text_of(result)
 
 
