@@ -35,6 +35,7 @@ class RawStdio:
         self.by_id: dict[str, list[Message]] = {}  # responses, by the JSON text of their id
         self._changed = anyio.Event()
         self._next_probe = 0
+        self._writing = anyio.Lock()  # one writer at a time, so that lines never interleave
 
     async def read_stdout(self) -> None:
         assert self.process.stdout is not None
@@ -61,7 +62,8 @@ class RawStdio:
 
     async def send(self, data: bytes) -> None:
         assert self.process.stdin is not None
-        await self.process.stdin.send(data)
+        async with self._writing:
+            await self.process.stdin.send(data)
 
     async def wait_for(self, request_id: object) -> Message:
         """The first response carrying `request_id` (compared as JSON, so 1 and "1" differ)."""
