@@ -3,6 +3,7 @@
 import functools
 import json
 import logging
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Literal, ParamSpec, TypeVar
@@ -27,6 +28,7 @@ from kimi_mcp.documents import DocumentService
 from kimi_mcp.errors import InputError, KimiError
 from kimi_mcp.files import PathGuard
 from kimi_mcp.ledger import UploadLedger
+from kimi_mcp.policy import redact
 from kimi_mcp.progress import ProgressReporter
 from kimi_mcp.resources import register_conversation_resources
 from kimi_mcp.results import (
@@ -60,8 +62,12 @@ def _deadline() -> float:
     return anyio.current_time() + TOOL_DEADLINE
 
 
-def _reported(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Turn KimiErrors into ToolErrors: the only way their message reaches the model (mcp 2.3)."""
+def _reported(fn: Callable[P, Awaitable[R]], secrets: tuple[str, ...]) -> Callable[P, Awaitable[R]]:
+    """Turn KimiErrors into ToolErrors: the only way their message reaches the model (mcp 2.3).
+
+    Anything else is a bug of ours: it is logged and reported with the key redacted, because an
+    exception's text (a library's, say, that quotes the request) is not ours to trust.
+    """
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -70,6 +76,16 @@ def _reported(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         except KimiError as exc:
             log.info("%s failed: %s", fn.__name__, exc)
             raise ToolError(str(exc)) from None
+        except ToolError:
+            raise
+        except Exception as exc:
+            trace = redact("".join(traceback.format_exception(exc)), secrets)
+            log.error("%s crashed (a kimi-mcp bug; please report it):\n%s", fn.__name__, trace)
+            detail = redact(f"{type(exc).__name__}: {exc}", secrets)[:300]
+            raise ToolError(
+                f"kimi-mcp failed unexpectedly in {fn.__name__} ({detail}). Try again; if it "
+                "keeps failing, report it with the server's log."
+            ) from None
 
     return wrapper
 
@@ -372,7 +388,9 @@ def build_server(
         lifespan=lifespan,
         log_level=settings.log_level,
     )
+    secrets = tuple(s.get_secret_value() for s in (settings.api_key, settings.auth_token) if s)
     for fn, title, annotations in TOOLS:
-        server.add_tool(_reported(fn), title=title, annotations=annotations, structured_output=True)
+        tool = _reported(fn, secrets)
+        server.add_tool(tool, title=title, annotations=annotations, structured_output=True)
     register_conversation_resources(server, store)
     return server

@@ -1,5 +1,6 @@
 """One SQLite file in the data directory, opened on first use (no disk work at start-up)."""
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -26,6 +27,13 @@ class SqliteFile:
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Owner-only from the first byte, and tightened if an older file was not (conversations
+        # are private); SQLite gives its -wal and -shm files the database file's mode.
+        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            os.fchmod(descriptor, 0o600)
+        finally:
+            os.close(descriptor)
         connection = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
         connection.execute("PRAGMA foreign_keys = ON")
         # WAL with synchronous=NORMAL: a commit does not wait for an fsync (~ms each), and a

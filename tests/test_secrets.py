@@ -1,0 +1,135 @@
+"""Secrets hygiene (reliability 5.7): where the key may and may not appear.
+
+The sweep of every test's logs, results and files (S1) lives in tests/conftest.py; these are
+the cases it cannot see on its own.
+"""
+
+import json
+import stat
+import sys
+from pathlib import Path
+
+import anyio
+import httpx2
+import pytest
+from mcp import Client
+
+from kimi_mcp.config import Settings, load_settings
+from kimi_mcp.emulator import Emulator, Fault
+from kimi_mcp.server import build_server
+from tests.conftest import CANARY_KEY, assert_no_canary
+from tests.e2e.conftest import RAW_INITIALIZE, START_TIMEOUT, ServerLog, server_env
+from tests.test_server import error_text, ok
+
+pytestmark = pytest.mark.anyio
+
+PACKAGE = Path(__file__).resolve().parent.parent / "kimi_mcp"
+
+
+class QuotingTransport(httpx2.AsyncBaseTransport):
+    """A transport that fails the way a careless library might: quoting the request's headers."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError(f"cannot send, headers were {dict(request.headers)}")
+        return httpx2.Response(200, json={"code": 0, "data": _BALANCE, "status": True})
+
+
+_BALANCE = {"available_balance": 1.0, "voucher_balance": 0.0, "cash_balance": 1.0}
+
+
+async def test_s7_an_unexpected_crash_is_reported_without_the_key(
+    workdir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """S7: a bug inside the client path is a tool error naming the failure, the key redacted in
+    the error and in the logged traceback; the server keeps serving."""
+    settings = load_settings(api_key=CANARY_KEY, allowed_dirs=[workdir])
+    transport = QuotingTransport()
+    async with Client(build_server(settings, transport=transport)) as client:
+        message = error_text(await client.call_tool("check_balance", {}))
+        assert "failed unexpectedly in check_balance" in message and "[redacted]" in message
+        assert ok(await client.call_tool("check_balance", {}))["available_balance"] == 1.0
+    assert "check_balance crashed" in caplog.text and "Traceback" in caplog.text
+    assert_no_canary(caplog.text, "the crash log")
+
+
+async def test_s2_a_key_echoed_by_kimi_is_redacted_in_the_tool_error(
+    mcp_client: Client, emulator: Emulator
+) -> None:
+    """S2: the upstream quotes the key back in its error message."""
+    emulator.inject(
+        Fault(
+            "error",
+            path="/v1/users/me/balance",
+            status=401,
+            error_type="invalid_authentication_error",
+            message=f"Invalid Authentication: bad key {CANARY_KEY}",
+        )
+    )
+    message = error_text(await mcp_client.call_tool("check_balance", {}))
+    assert "Invalid Authentication" in message and "MOONSHOT_API_KEY" in message
+
+
+async def test_s10_files_the_server_writes_are_owner_only(
+    mcp_client: Client, settings: Settings, workdir: Path
+) -> None:
+    """S10: the conversation store, the upload ledger and their WAL files are mode 0600."""
+    (workdir / "notes.txt").write_text("private notes", encoding="utf-8")
+    ok(await mcp_client.call_tool("ask_kimi", {"prompt": "hi", "files": ["notes.txt"]}))
+    written = [p for p in settings.data_dir.iterdir() if p.is_file()]
+    assert {p.name for p in written} >= {"conversations.sqlite3", "uploads.sqlite3"}
+    for path in written:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+    assert stat.S_IMODE(settings.data_dir.stat().st_mode) == 0o700
+
+
+def test_s9_the_package_runs_no_shell_and_logs_no_headers() -> None:
+    """S9: no shell, no os.system, no subprocess module, no logging of request headers."""
+    for path in sorted(PACKAGE.glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        for banned in ("shell=True", "os.system", "import subprocess", "os.popen"):
+            assert banned not in source, f"{path.name} uses {banned}"
+        for line in source.splitlines():
+            if "log." in line and "headers" in line:
+                raise AssertionError(f"{path.name} may log headers: {line.strip()}")
+
+
+@pytest.mark.subprocess
+async def test_s4_the_key_is_not_in_the_process_command_line(
+    emulator_url: str, emulator: Emulator, workdir: Path
+) -> None:
+    """S4 and S1 over a real process: the key is in the environment only, never in
+    /proc/PID/cmdline; DEBUG stderr of a session with a tool error holds no trace of it."""
+    emulator.inject(Fault("error", path="/v1/users/me/balance", status=500, times=5))
+    command = [sys.executable, "-m", "kimi_mcp"]
+    log = ServerLog()
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "check_balance", "arguments": {}},
+    }
+    with anyio.fail_after(START_TIMEOUT * 2):
+        env = server_env(emulator_url, workdir)
+        async with await anyio.open_process(command, env=env, cwd=str(workdir)) as process:
+            assert process.stdin is not None and process.stdout is not None
+            cmdline = (await anyio.Path(f"/proc/{process.pid}/cmdline").read_bytes()).decode()
+            async with anyio.create_task_group() as group:
+                group.start_soon(log.drain, process)
+                for message in (RAW_INITIALIZE, call):
+                    await process.stdin.send((json.dumps(message) + "\n").encode())
+                stdout = bytearray()
+                async for chunk in process.stdout:
+                    stdout += chunk
+                    if b'"id":2' in stdout.replace(b" ", b"") and stdout.endswith(b"\n"):
+                        break
+                await process.stdin.aclose()
+    assert "kimi_mcp" in cmdline
+    assert_no_canary(cmdline, "the process command line")
+    assert_no_canary(stdout.decode(), "the protocol output")
+    assert "DEBUG" in log.text or "debug" in log.text.lower()
+    assert_no_canary(log.text, "the server's stderr")
