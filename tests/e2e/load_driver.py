@@ -1,6 +1,7 @@
 """A bounded load driver for the L-A and L-D tests (reliability.md 5.6): child processes, per-client
 ledgers, and the figures the tests print."""
 
+import os
 import random
 import re
 import secrets
@@ -79,6 +80,7 @@ class ProcStats:
     rss_kib: int
     peak_rss_kib: int
     fds: int
+    cpu_s: float  # user + system time so far
 
     @classmethod
     def of(cls, pid: int) -> "ProcStats":
@@ -87,7 +89,9 @@ class ProcStats:
         )
         kib = {name: int(status[name].split()[0]) for name in ("VmRSS", "VmHWM")}
         fds = len(list(Path(f"/proc/{pid}/fd").iterdir()))
-        return cls(kib["VmRSS"], kib["VmHWM"], fds)
+        # Fields 14 and 15 of /proc/PID/stat, after the parenthesised command name.
+        ticks = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[11:13]
+        return cls(kib["VmRSS"], kib["VmHWM"], fds, sum(map(int, ticks)) / os.sysconf("SC_CLK_TCK"))
 
 
 @dataclass

@@ -108,6 +108,8 @@ async def test_l_a_32_http_clients_lose_nothing_and_upstream_stays_bounded(workd
                 f"  peak upstream streams {peak} (bound {BOUND})",
                 f"  server RSS {before.rss_kib / 1024:.1f} -> {after.rss_kib / 1024:.1f} MiB "
                 f"(peak {after.peak_rss_kib / 1024:.1f} MiB), fds {before.fds} -> {after.fds}",
+                f"  server CPU {after.cpu_s - before.cpu_s:.1f} s in the run; machine load "
+                f"average {os.getloadavg()[0]:.1f} (shared cores make the figures noisy)",
             ]
         )
     )
