@@ -2,9 +2,11 @@
 
 import argparse
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import anyio
 
@@ -28,8 +30,41 @@ Precedence: flag > environment > config file > default.
 """
 
 
+class _SecretSafeParser(argparse.ArgumentParser):
+    """argparse quotes what it refuses; a key typed as a flag would land in client logs."""
+
+    seen: Sequence[str] = ()
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        self.seen = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message: str) -> NoReturn:
+        message = re.sub(r"unrecognized arguments: .*", _unrecognized, message)
+        if any(word.startswith("-") and "key" in word.lower() for word in self.seen):
+            message += _KEY_HINT
+        self.exit(EXIT_CONFIG, f"{self.prog}: error: {_LOOKS_SECRET.sub('***', message)}\n")
+
+
+_LOOKS_SECRET = re.compile(r"sk-[A-Za-z0-9_-]+")
+_KEY_HINT = (
+    " There is no flag for the API key (it would show in process lists): set MOONSHOT_API_KEY "
+    "in the server's environment."
+)
+
+
+def _unrecognized(match: re.Match[str]) -> str:
+    """Name the unknown options, never their values: one may be a key."""
+    words = match.group(0).removeprefix("unrecognized arguments: ").split()
+    flags = [word.split("=", 1)[0] for word in words if word.startswith("-")]
+    shown = " ".join(flags) if flags else "a stray value"
+    return f"unrecognized arguments: {shown} (values not shown)."
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _SecretSafeParser(
         prog="kimi-mcp",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -14,6 +14,7 @@ import httpx2
 import pytest
 from mcp import Client
 
+from kimi_mcp.__main__ import main
 from kimi_mcp.config import Settings, load_settings
 from kimi_mcp.emulator import Emulator, Fault
 from kimi_mcp.server import build_server
@@ -133,3 +134,22 @@ async def test_s4_the_key_is_not_in_the_process_command_line(
     assert_no_canary(stdout.decode(), "the protocol output")
     assert "DEBUG" in log.text or "debug" in log.text.lower()
     assert_no_canary(log.text, "the server's stderr")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--api-key", CANARY_KEY], [f"--api-key={CANARY_KEY}"], ["--port", CANARY_KEY]],
+    ids=["flag-then-value", "flag=value", "key-as-a-port"],
+)
+def test_s4_a_key_typed_on_the_command_line_is_refused_without_echoing_it(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """S4: argparse quotes what it refuses; ours never repeats a key, and says where it goes."""
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert_no_canary(err, "the command-line error")
+    assert "error:" in err
+    if argv[0].startswith("--api-key"):
+        assert "MOONSHOT_API_KEY" in err
