@@ -9,17 +9,21 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
-from mcp.server.mcpserver import Context
+from mcp.server.mcpserver import Context, Resolve
 from mcp.types import CallToolResult, TextContent
 
 
 def declared_arguments(fn: Callable[..., Any]) -> frozenset[str]:
-    """Parameter names a tool takes, without the injected Context."""
+    """Parameter names a tool takes, without the injected Context and resolver-filled ones."""
     names = []
     for name, parameter in inspect.signature(fn).parameters.items():
         annotation = parameter.annotation
         origin = getattr(annotation, "__origin__", annotation)
-        if not (inspect.isclass(origin) and issubclass(origin, Context)):
+        injected = inspect.isclass(origin) and issubclass(origin, Context)
+        # Annotated[T, Resolve(fn)] is filled by the SDK (the client's roots): a caller
+        # passing it as an argument is as wrong as any unknown name.
+        resolved = any(isinstance(m, Resolve) for m in getattr(annotation, "__metadata__", ()))
+        if not (injected or resolved):
             names.append(name)
     return frozenset(names)
 

@@ -21,6 +21,38 @@ from kimi_mcp.errors import ConfigError
 REGION_BASE_URLS = {"global": "https://api.moonshot.ai/v1", "china": "https://api.moonshot.cn/v1"}
 REGION_CURRENCIES = {"global": "USD", "china": "CNY"}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# File names that usually hold secrets; the path guard refuses any path with a component (or
+# consecutive components, for patterns with '/') matching one, case-insensitively.
+DEFAULT_DENY_NAMES = (
+    ".env",
+    ".env.*",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "*.keystore",
+    "*.kdbx",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".azure",
+    ".kube/config",
+    ".docker/config.json",
+    "credentials",
+    "credentials.json",
+    ".netrc",
+    "_netrc",
+    ".git-credentials",
+    ".git/config",
+    ".pgpass",
+    ".npmrc",
+    ".pypirc",
+    ".htpasswd",
+)
 
 
 def _xdg_dir(variable: str, fallback: str) -> Path:
@@ -71,6 +103,9 @@ class Settings(BaseSettings):
     max_retries: int = Field(default=2, ge=0, le=10)
     max_concurrent_chats: int = Field(default=4, ge=1, le=1000)
     allowed_dirs: Annotated[list[Path], NoDecode] = Field(default_factory=lambda: [Path.cwd()])
+    deny_names: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_DENY_NAMES)
+    )
     data_dir: Path = Field(default_factory=_default_data_dir)
     answer_cap: int = Field(default=80_000, ge=1000)
     conversation_ttl_days: float = Field(default=30.0, ge=0, le=36500)
@@ -86,6 +121,20 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_dirs(cls, value: Any) -> Any:
         return _split_list(value, os.pathsep)
+
+    @field_validator("deny_names", mode="before")
+    @classmethod
+    def _parse_deny_names(cls, value: Any) -> Any:
+        return _split_list(value, os.pathsep)
+
+    @field_validator("deny_names")
+    @classmethod
+    def _relative_patterns(cls, patterns: list[str]) -> list[str]:
+        # Patterns are matched below an allowed directory, one component per '/'-part.
+        bad = [p for p in patterns if not p or p.startswith("/") or "" in p.split("/")]
+        if bad:
+            raise ValueError(f"not a relative name pattern: {', '.join(map(repr, bad))}")
+        return patterns
 
     @field_validator("allowed_hosts", "allowed_origins", mode="before")
     @classmethod

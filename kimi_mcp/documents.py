@@ -34,6 +34,7 @@ class DocumentService:
         if known is not None:
             try:
                 info = await self.client.file_info(known.file_id, deadline=deadline)
+                _audit("reused", local.path, len(local.content), local.sha256, info.id)
                 return Upload(info, local.sha256, reused=True)
             except NotFoundError:  # deleted on Kimi's side (console, another tool): send again
                 await self.ledger.forget(known.file_id)
@@ -43,15 +44,10 @@ class DocumentService:
         uploaded = await self.client.upload_file(
             local.name, local.content, purpose, deadline=deadline
         )
-        audit.info(
-            "uploaded %s (%d bytes, sha256 %s) as %s",
-            local.path,
-            len(local.content),
-            local.sha256,
-            uploaded.id,
-        )
+        _audit("uploaded", local.path, len(local.content), local.sha256, uploaded.id)
         await self.ledger.record(
-            LedgerEntry(local.sha256, purpose, uploaded.id, uploaded.filename, uploaded.bytes)
+            LedgerEntry(local.sha256, purpose, uploaded.id, uploaded.filename, uploaded.bytes),
+            local.path,
         )
         return uploaded
 
@@ -73,7 +69,17 @@ class DocumentService:
         return body
 
     async def delete(self, file_id: str, *, deadline: float) -> bool:
+        known = await self.ledger.describe(file_id)  # read first: forget() drops it
         deleted = await self.client.delete_file(file_id, deadline=deadline)
         await self.ledger.forget(file_id)
-        audit.info("deleted file %s", file_id)
+        if known is None:  # uploaded elsewhere (console, another machine): only Kimi knew it
+            audit.info("deleted %s (not uploaded from this machine: path, size unknown)", file_id)
+        else:
+            entry, source = known
+            _audit("deleted", source or entry.filename, entry.bytes, entry.sha256, file_id)
         return deleted.deleted
+
+
+def _audit(action: str, path: object, size: int, sha256: str, file_id: str) -> None:
+    """The audit line (stderr) for every upload and delete: what left or was removed, and where."""
+    audit.info("%s %s (%d bytes, sha256 %s) file id %s", action, path, size, sha256, file_id)

@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS uploads (
     filename TEXT NOT NULL, bytes INTEGER NOT NULL, created_at REAL NOT NULL,
     PRIMARY KEY (sha256, purpose));
 CREATE TABLE IF NOT EXISTS contents (file_id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sources (file_id TEXT PRIMARY KEY, path TEXT NOT NULL);
 """
 
 
@@ -48,11 +49,13 @@ class UploadLedger:
             ).fetchone()
         return LedgerEntry(*row) if row else None
 
-    async def record(self, entry: LedgerEntry) -> None:
-        await anyio.to_thread.run_sync(self._record, entry)
+    async def record(self, entry: LedgerEntry, source: Path) -> None:
+        """Remember an upload and the local path it came from (for the delete audit line)."""
+        await anyio.to_thread.run_sync(self._record, entry, source)
 
-    def _record(self, entry: LedgerEntry) -> None:
+    def _record(self, entry: LedgerEntry, source: Path) -> None:
         with self._connect() as db:
+            db.execute("INSERT OR REPLACE INTO sources VALUES (?, ?)", (entry.file_id, str(source)))
             db.execute(
                 "INSERT OR REPLACE INTO uploads VALUES (?, ?, ?, ?, ?, ?)",
                 (
@@ -72,6 +75,20 @@ class UploadLedger:
         with self._connect() as db:
             db.execute("DELETE FROM uploads WHERE file_id = ?", (file_id,))
             db.execute("DELETE FROM contents WHERE file_id = ?", (file_id,))
+            db.execute("DELETE FROM sources WHERE file_id = ?", (file_id,))
+
+    async def describe(self, file_id: str) -> tuple[LedgerEntry, str | None] | None:
+        """The entry of `file_id` and its local source path, if this machine uploaded it."""
+        return await anyio.to_thread.run_sync(self._describe, file_id)
+
+    def _describe(self, file_id: str) -> tuple[LedgerEntry, str | None] | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT u.sha256, u.purpose, u.file_id, u.filename, u.bytes, s.path "
+                "FROM uploads u LEFT JOIN sources s ON s.file_id = u.file_id WHERE u.file_id = ?",
+                (file_id,),
+            ).fetchone()
+        return (LedgerEntry(*row[:5]), row[5]) if row else None
 
     async def cached_body(self, file_id: str) -> str | None:
         return await anyio.to_thread.run_sync(self._cached_body, file_id)

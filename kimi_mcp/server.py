@@ -26,7 +26,7 @@ from kimi_mcp.conversation_tools import CONVERSATION_ID, delete_conversation, li
 from kimi_mcp.conversations import SqliteStore
 from kimi_mcp.documents import DocumentService
 from kimi_mcp.errors import InputError, KimiError
-from kimi_mcp.files import PathGuard
+from kimi_mcp.files import guard_for, within_client_roots
 from kimi_mcp.ledger import UploadLedger
 from kimi_mcp.policy import redact
 from kimi_mcp.progress import ProgressReporter
@@ -43,6 +43,7 @@ from kimi_mcp.results import (
     TokenEstimate,
     UploadResult,
 )
+from kimi_mcp.roots import ClientRoots, ClientRootsForAsk, ClientRootsForFiles, root_dirs
 from kimi_mcp.token_counts import TokenCounter
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ async def ask_kimi(
         ),
     ] = (),
     conversation_id: Annotated[str | None, CONVERSATION_ID] = None,
+    client_roots: ClientRootsForAsk = None,
 ) -> ChatResult:
     """Ask a Kimi model and get its answer, reasoning and token usage. Check `truncated`."""
     app = app_of(ctx)
@@ -155,8 +157,9 @@ async def ask_kimi(
 
     # The SDK offers no public way to ask whether the caller wants progress (report_progress is
     # a no-op without a token), so the beat always runs; it costs ~0.1 ms per call.
-    async with ProgressReporter(send).running() as reporter:
-        return await app.chat.ask(request, reporter.update)
+    with within_client_roots(root_dirs(client_roots)):
+        async with ProgressReporter(send).running() as reporter:
+            return await app.chat.ask(request, reporter.update)
 
 
 async def list_models(ctx: AppCtx) -> ModelsResult:
@@ -174,9 +177,11 @@ async def upload_file(
         Literal["file-extract", "image", "video", "batch"],
         Field(description="file-extract for documents Kimi should read."),
     ] = "file-extract",
+    client_roots: ClientRoots = None,
 ) -> UploadResult:
     """Upload a local file to Kimi (max 100 MB); returns its file id."""
-    upload = await app_of(ctx).documents.upload(path, purpose, deadline=_deadline())
+    with within_client_roots(root_dirs(client_roots)):
+        upload = await app_of(ctx).documents.upload(path, purpose, deadline=_deadline())
     fields = upload.file.model_dump(exclude={"created_at"})
     return UploadResult(**fields, sha256=upload.sha256, reused=upload.reused)
 
@@ -247,6 +252,7 @@ async def estimate_tokens(
     file_ids: Annotated[
         tuple[str, ...], Field(max_length=20, description="Uploaded documents to count too.")
     ] = (),
+    client_roots: ClientRootsForFiles = None,
 ) -> TokenEstimate:
     """Count tokens with Kimi's own tokenizer (free) and show the room left in the window."""
     if text is not None and messages is not None:
@@ -256,7 +262,9 @@ async def estimate_tokens(
     app = app_of(ctx)
     deadline = _deadline()
     info = await app.catalogue.get(model or app.settings.default_model, deadline=deadline)
-    ids = [*file_ids, *[await app.documents.file_id_for(p, deadline=deadline) for p in files]]
+    with within_client_roots(root_dirs(client_roots)):
+        local_ids = [await app.documents.file_id_for(p, deadline=deadline) for p in files]
+    ids = [*file_ids, *local_ids]
     # Counted the way ask_kimi sends them: each document's content as a system message.
     payload = [
         {"role": "system", "content": await app.documents.body(i, deadline=deadline)}
@@ -361,7 +369,7 @@ def build_server(
         )
         catalogue = ModelCatalogue(client)
         ledger = UploadLedger(settings.data_dir / "uploads.sqlite3")
-        documents = DocumentService(client, PathGuard(settings.allowed_dirs), ledger)
+        documents = DocumentService(client, guard_for(settings), ledger)
         chat = ChatService(
             client,
             catalogue,

@@ -1,0 +1,62 @@
+"""The client's roots: where a client declares them, local files must lie inside them too.
+
+The allowed set is allowed_dirs intersected with the roots (reliability.md 1.5). Roots are asked
+on every call that reads a local path, through the SDK's `Resolve(ListRoots())`, which works in
+both protocol eras: a `roots/list` request mid-call on 2025-11-25, an input request on
+2026-07-28. Asking each time, rather than caching per session, means a changed list
+(`notifications/roots/list_changed`) counts from the very next call, and the 2026 era has no
+session to cache in; the cost is one round trip per call that reads files.
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import unquote, urlsplit
+
+from mcp.server.mcpserver import Context, ListRoots, Resolve
+from mcp.types import ListRootsResult
+
+
+def _declares_roots(ctx: Context) -> bool:
+    capabilities = ctx.client_capabilities
+    return capabilities is not None and capabilities.roots is not None
+
+
+async def _roots(ctx: Context) -> ListRoots | None:
+    return ListRoots() if _declares_roots(ctx) else None
+
+
+async def _roots_for_files(ctx: Context, files: Sequence[str]) -> ListRoots | None:
+    # Only when local paths are given: no extra round trip for a call that reads no file.
+    return ListRoots() if files and _declares_roots(ctx) else None
+
+
+async def _roots_for_ask(
+    ctx: Context, files: Sequence[str], images: Sequence[str]
+) -> ListRoots | None:
+    local_images = [i for i in images if not i.startswith("ms://")]
+    return await _roots_for_files(ctx, [*files, *local_images])
+
+
+# Tool parameters filled by the SDK, never by the caller (absent from the input schema).
+ClientRoots = Annotated[ListRootsResult | None, Resolve(_roots)]
+ClientRootsForFiles = Annotated[ListRootsResult | None, Resolve(_roots_for_files)]
+ClientRootsForAsk = Annotated[ListRootsResult | None, Resolve(_roots_for_ask)]
+
+
+def root_dirs(result: ListRootsResult | None) -> list[Path] | None:
+    """The local directories of the roots; None when the client declared no roots.
+
+    A root that is not a local file:// URI names no directory here, so it allows nothing.
+    """
+    if result is None:
+        return None
+    return [d for d in (_local_dir(str(root.uri)) for root in result.roots) if d is not None]
+
+
+def _local_dir(uri: str) -> Path | None:
+    parts = urlsplit(uri)
+    if parts.scheme != "file" or parts.netloc not in ("", "localhost") or not parts.path:
+        return None
+    path = Path(unquote(parts.path))
+    return path if path.is_absolute() and "\x00" not in str(path) else None
