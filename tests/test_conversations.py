@@ -92,7 +92,7 @@ async def test_a_long_conversation_is_trimmed_oldest_first(
     last_chat = chats(emulator)[-2].time
     new_counts = [r for r in counted if r.time > last_chat]
     assert 1 <= len(new_counts) <= 2
-    assert all(len(r.json["messages"]) == 1 for r in new_counts)
+    assert all(r.json is not None and len(r.json["messages"]) == 1 for r in new_counts)
 
 
 async def test_fitting_asks_kimi_only_when_the_local_bound_is_exceeded() -> None:
