@@ -169,13 +169,16 @@ def _run_emulator(host: str, port: int) -> None:
     from kimi_mcp.emulator import Emulator, run_emulator
 
     key = Emulator().api_key
-    print(
-        f"Kimi emulator on http://{host}:{port}/v1 (API key: {key}). Ctrl-C stops it.\n"
-        f"Point kimi-mcp at it: MOONSHOT_BASE_URL=http://{host}:{port}/v1 "
-        f"MOONSHOT_API_KEY={key} kimi-mcp",
-        file=sys.stderr,
-    )
-    anyio.run(lambda: run_emulator(host=host, port=port, api_key=key))
+
+    def ready(url: str) -> None:  # the bound URL: --port 0 picks a free port
+        print(
+            f"Kimi emulator on {url} (API key: {key}). Ctrl-C stops it.\n"
+            f"Point kimi-mcp at it: MOONSHOT_BASE_URL={url} MOONSHOT_API_KEY={key} kimi-mcp",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    anyio.run(lambda: run_emulator(host=host, port=port, api_key=key, on_ready=ready))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 import anyio
+import httpx2
 import pytest
 from mcp import Client
 
@@ -210,3 +211,23 @@ async def test_a_client_cancellation_closes_the_upstream_stream_within_a_second(
                 group.cancel_scope.cancel()
             [disconnect] = await emulator.wait_disconnects(1)
     assert disconnect.time - cancelled_at < 1.0
+
+
+async def test_the_emulator_command_prints_the_port_it_bound(workdir: Path) -> None:
+    """`kimi-mcp emulator --port 0` names the real port, and the URL it prints answers."""
+    command = [sys.executable, "-m", "kimi_mcp", "emulator", "--port", "0"]
+    log = ServerLog()
+    with anyio.fail_after(START_TIMEOUT):
+        async with (
+            await anyio.open_process(command, cwd=str(workdir)) as process,
+            anyio.create_task_group() as group,
+        ):
+            group.start_soon(log.drain, process)
+            url = (await log.wait_for("MOONSHOT_BASE_URL=")).split()[0]
+            key = log.text.split("MOONSHOT_API_KEY=", 1)[1].split()[0]
+            async with httpx2.AsyncClient() as http:
+                models = await http.get(f"{url}/models", headers={"authorization": f"Bearer {key}"})
+            process.terminate()
+            group.cancel_scope.cancel()
+    assert ":0/" not in url and models.status_code == 200
+    assert models.json()["data"]
