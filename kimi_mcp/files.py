@@ -110,7 +110,10 @@ class PathGuard:
         candidate = Path(raw).expanduser()
         if not candidate.is_absolute():
             candidate = self.allowed_dirs[0] / candidate
-        real = Path(os.path.realpath(candidate))
+        try:
+            real = Path(os.path.realpath(candidate))
+        except OSError:  # non-strict realpath fails only when a link is swapped under it
+            raise InputError(_changed(raw)) from None
         _refuse_special(real, raw)
         root = self._allowed_root(real, raw)
         _refuse_outside_client_roots(real, raw)
@@ -213,12 +216,22 @@ def _open_within(root: Path, real: Path) -> int:
     directory = os.open(root, _DIR_FLAGS)
     try:
         for part in parts[:-1]:
-            child = os.open(part, _DIR_FLAGS, dir_fd=directory)
+            child = _open_directory(part, directory)
             os.close(directory)
             directory = child
         return os.open(parts[-1], _FILE_FLAGS, dir_fd=directory)
     finally:
         os.close(directory)
+
+
+def _open_directory(name: str, parent: int) -> int:
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=parent)
+    except NotADirectoryError:
+        # O_DIRECTORY | O_NOFOLLOW on a symlink answers ENOTDIR: say it is a swapped link.
+        if stat.S_ISLNK(os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode):
+            raise OSError(errno.ELOOP, "a symbolic link appeared", name) from None
+        raise
 
 
 def _inside(path: Path, directory: Path) -> bool:
@@ -253,12 +266,16 @@ def _shown(raw: str) -> str:
     return text
 
 
+def _changed(raw: str) -> str:
+    return f"Refused: a link in {_shown(raw)} changed while it was checked. Try again."
+
+
 def _open_failure(raw: str, exc: OSError) -> str:
     shown = _shown(raw)
     if exc.errno in (errno.ENOENT, errno.ENOTDIR):
         return f"No such file: {shown}. Check the path (list the directory first)."
     if exc.errno == errno.ELOOP:
-        return f"Refused: a link in {shown} changed while it was checked. Try again."
+        return _changed(raw)
     if exc.errno in (errno.EACCES, errno.EPERM):
         return f"Permission denied reading {shown}."
     if exc.errno in (errno.ENXIO, errno.ENODEV):  # what opening a Unix socket answers

@@ -127,6 +127,20 @@ def test_allowed_dir_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
         load_settings(allowed_dirs=[tmp_path / "nope"])
 
 
+def test_deny_names_from_env_as_pathsep_list_or_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ".env" in load_settings().deny_names and "id_rsa*" in load_settings().deny_names
+    monkeypatch.setenv("KIMI_MCP_DENY_NAMES", os.pathsep.join(["*.secret", ".git/config"]))
+    assert load_settings().deny_names == ["*.secret", ".git/config"]
+    monkeypatch.setenv("KIMI_MCP_DENY_NAMES", "[]")
+    assert load_settings().deny_names == []
+
+
+def test_absolute_or_empty_deny_patterns_are_errors() -> None:
+    for bad in (["/etc/passwd"], [""], ["a//b"]):
+        with pytest.raises(ConfigError, match="deny_names"):
+            load_settings(deny_names=bad)
+
+
 def test_data_dir_follows_xdg_data_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     assert load_settings().data_dir == tmp_path / "xdg" / "kimi-mcp"

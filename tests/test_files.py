@@ -3,10 +3,11 @@
 import os
 from pathlib import Path
 
+import anyio.to_thread
 import pytest
 
 from kimi_mcp.errors import InputError
-from kimi_mcp.files import PathGuard
+from kimi_mcp.files import DenyList, PathGuard, within_client_roots
 
 pytestmark = pytest.mark.anyio
 
@@ -91,3 +92,57 @@ async def test_empty_and_nul_paths_are_refused(layout: tuple[Path, Path]) -> Non
     for raw in ("", "  ", "doc\x00.txt"):
         with pytest.raises(InputError):
             await PathGuard([allowed]).read(raw)
+
+
+async def test_the_special_file_layer_refuses_even_when_everything_is_allowed() -> None:
+    guard = PathGuard([Path("/")])
+    for raw in ("/proc/self/environ", "/dev/zero", "/sys/kernel/hostname", "/dev/stdin"):
+        with pytest.raises(InputError, match="special file"):
+            await guard.read(raw)
+
+
+def test_deny_patterns_match_components_case_insensitively() -> None:
+    deny = DenyList([".env", "*.pem", ".git/config", ".ssh"])
+    assert deny.match((".ENV",)) == ".env"
+    assert deny.match(("certs", "server.PEM")) == "*.pem"
+    assert deny.match(("repo", ".git", "config")) == ".git/config"
+    assert deny.match((".ssh", "known_hosts")) == ".ssh"
+    assert deny.match(("repo", "config")) is None
+    assert deny.match(("env.txt",)) is None
+
+
+async def test_a_parent_swapped_for_a_symlink_after_the_check_fails_the_open(
+    layout: tuple[Path, Path],
+) -> None:
+    """The race of case 18 made deterministic: check, swap, then open."""
+    allowed, outside = layout
+    (allowed / "d").mkdir()
+    (allowed / "d" / "secret.txt").write_text("inside", encoding="utf-8")
+    guard = PathGuard([allowed])
+    real, root = guard.resolve(str(allowed / "d" / "secret.txt"))
+    (allowed / "d").rename(allowed / "parked")
+    (allowed / "d").symlink_to(outside)  # outside/secret.txt holds the canary
+    with pytest.raises(InputError, match="changed while it was checked"):
+        await anyio.to_thread.run_sync(guard._read_checked, real, root, "d/secret.txt")
+
+
+async def test_hard_links_and_protected_paths_are_refused(layout: tuple[Path, Path]) -> None:
+    allowed, _ = layout
+    os.link(allowed / "doc.txt", allowed / "twin.txt")
+    (allowed / "state").mkdir()
+    (allowed / "state" / "notes.txt").write_text("private", encoding="utf-8")
+    guard = PathGuard([allowed], protected=[allowed / "state"])
+    with pytest.raises(InputError, match="hard links"):
+        await guard.read("twin.txt")
+    with pytest.raises(InputError, match="own files"):
+        await guard.read("state/notes.txt")
+
+
+async def test_client_roots_narrow_the_allowed_dirs(layout: tuple[Path, Path]) -> None:
+    allowed, outside = layout
+    guard = PathGuard([allowed.parent])
+    with within_client_roots([allowed]):
+        assert (await guard.read(str(allowed / "doc.txt"))).content == b"inside"
+        with pytest.raises(InputError, match="roots your MCP client shares"):
+            await guard.read(str(outside / "secret.txt"))
+    assert (await guard.read(str(outside / "secret.txt"))).content == b"CANARY-OUTSIDE"
