@@ -15,7 +15,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from kimi_mcp.emulator import Emulator, serve_emulator
-from tests.conftest import CANARY_KEY, TOOL_NAMES
+from tests.conftest import CANARY_KEY, TOOL_NAMES, assert_no_canary
 
 RAW_INITIALIZE = {
     "jsonrpc": "2.0",
@@ -70,6 +70,10 @@ class ServerLog:
         assert process.stderr is not None
         async for chunk in process.stderr:
             self.data += chunk
+            # The canary sweep over every child's stderr (5.7 S1), as it arrives: the window
+            # reaches back far enough to catch a key split across two reads.
+            window = self.data[-(len(chunk) + len(CANARY_KEY)) :].decode("utf-8", "replace")
+            assert_no_canary(window, "a server's stderr")
             self.changed.set()
             self.changed = anyio.Event()
 
