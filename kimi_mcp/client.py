@@ -1,7 +1,7 @@
 """KimiClient: one lazy httpx2.AsyncClient, one retrying `_send`, one method per endpoint."""
 
 import logging
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import httpx2
@@ -48,7 +48,15 @@ log = logging.getLogger(__name__)
 CONTENT_IDLE = 90.0
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-__all__ = ["KimiClient", "ProgressHook"]
+__all__ = ["BinaryReader", "KimiClient", "ProgressHook"]
+
+
+class BinaryReader(Protocol):
+    """What a streamed upload body reads from (httpx2 rewinds it before each attempt)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+    def tell(self) -> int: ...
 
 
 class KimiClient:
@@ -127,8 +135,9 @@ class KimiClient:
         return _parse(TokenCountBody, response).data.total_tokens
 
     async def upload_file(
-        self, filename: str, content: bytes, purpose: str, *, deadline: float
+        self, filename: str, content: bytes | BinaryReader, purpose: str, *, deadline: float
     ) -> FileObject:
+        """`content` may be a reader (read, seek, tell): the body is then streamed from it."""
         files = {"file": (filename, content)}
         response = await self._send(
             "POST", "/files", files=files, data={"purpose": purpose}, deadline=deadline

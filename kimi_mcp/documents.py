@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from kimi_mcp.client import KimiClient
 from kimi_mcp.errors import NotFoundError
-from kimi_mcp.files import LocalFile, PathGuard
+from kimi_mcp.files import CheckedFile, PathGuard
 from kimi_mcp.ledger import LedgerEntry, UploadLedger
 from kimi_mcp.types import FileObject
 
@@ -27,24 +27,25 @@ class DocumentService:
 
     async def upload(self, path: str, purpose: str, *, deadline: float) -> Upload:
         """Upload a local file unless the ledger shows Kimi already has these exact bytes."""
-        return await self._upload_local(await self.guard.read(path), purpose, deadline)
+        async with self.guard.opened(path) as local:
+            return await self._upload_local(local, purpose, deadline)
 
-    async def _upload_local(self, local: LocalFile, purpose: str, deadline: float) -> Upload:
+    async def _upload_local(self, local: CheckedFile, purpose: str, deadline: float) -> Upload:
         known = await self.ledger.find(local.sha256, purpose)
         if known is not None:
             try:
                 info = await self.client.file_info(known.file_id, deadline=deadline)
-                _audit("reused", local.path, len(local.content), local.sha256, info.id)
+                _audit("reused", local.path, local.size, local.sha256, info.id)
                 return Upload(info, local.sha256, reused=True)
             except NotFoundError:  # deleted on Kimi's side (console, another tool): send again
                 await self.ledger.forget(known.file_id)
         return Upload(await self._send(local, purpose, deadline), local.sha256, reused=False)
 
-    async def _send(self, local: LocalFile, purpose: str, deadline: float) -> FileObject:
+    async def _send(self, local: CheckedFile, purpose: str, deadline: float) -> FileObject:
         uploaded = await self.client.upload_file(
-            local.name, local.content, purpose, deadline=deadline
+            local.name, local.reader(), purpose, deadline=deadline
         )
-        _audit("uploaded", local.path, len(local.content), local.sha256, uploaded.id)
+        _audit("uploaded", local.path, local.size, local.sha256, uploaded.id)
         await self.ledger.record(
             LedgerEntry(local.sha256, purpose, uploaded.id, uploaded.filename, uploaded.bytes),
             local.path,
@@ -53,11 +54,11 @@ class DocumentService:
 
     async def file_id_for(self, path: str, *, deadline: float) -> str:
         """The id of a local document for ask_kimi; no network at all when its text is cached."""
-        local = await self.guard.read(path)
-        known = await self.ledger.find(local.sha256, "file-extract")
-        if known is not None and await self.ledger.cached_body(known.file_id) is not None:
-            return known.file_id
-        return (await self._upload_local(local, "file-extract", deadline)).file.id
+        async with self.guard.opened(path) as local:
+            known = await self.ledger.find(local.sha256, "file-extract")
+            if known is not None and await self.ledger.cached_body(known.file_id) is not None:
+                return known.file_id
+            return (await self._upload_local(local, "file-extract", deadline)).file.id
 
     async def body(self, file_id: str, *, deadline: float) -> str:
         """Kimi's extracted content as sent (a JSON string), fetched once per file id."""

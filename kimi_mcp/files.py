@@ -15,8 +15,8 @@ import fnmatch
 import hashlib
 import os
 import stat
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +59,62 @@ class LocalFile:
     name: str
     content: bytes
     sha256: str
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """A checked file kept open: read in chunks through its descriptor, never past `size`.
+
+    Uploads stream from it, so a 100 MB document never sits in memory whole; the path is never
+    opened again, so what was checked is what is sent.
+    """
+
+    path: Path
+    name: str
+    size: int
+    sha256: str
+    descriptor: int
+
+    def reader(self) -> "CheckedReader":
+        return CheckedReader(self)
+
+
+class CheckedReader:
+    """The file-like object an HTTP multipart body reads: `read`, `seek`, `tell`.
+
+    It hashes what it hands out and refuses to finish if the bytes are not the ones hashed when
+    checked (the file was rewritten in place meanwhile): the body is cut short, so Kimi never
+    stores a file other than the one the ledger records.
+    """
+
+    def __init__(self, file: CheckedFile) -> None:
+        self._file = file
+        self._offset = 0
+        self._hash = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        left = self._file.size - self._offset
+        want = left if size < 0 else min(size, left)
+        chunk = os.pread(self._file.descriptor, want, self._offset) if want > 0 else b""
+        self._offset += len(chunk)
+        self._hash.update(chunk)
+        if len(chunk) < want or (self._offset == self._file.size and self._changed()):
+            raise InputError(_rewritten(self._file.path))
+        return chunk
+
+    def _changed(self) -> bool:
+        return self._hash.hexdigest() != self._file.sha256
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if (offset, whence) == (0, os.SEEK_END):  # the length, as httpx2 asks it
+            return self._file.size
+        if (offset, whence) != (0, os.SEEK_SET):
+            raise OSError(errno.ESPIPE, "only a rewind to the start is supported")
+        self._offset, self._hash = 0, hashlib.sha256()  # a retried request reads it again
+        return 0
+
+    def tell(self) -> int:
+        return self._offset
 
 
 class DenyList:
@@ -148,30 +204,44 @@ class PathGuard:
             )
 
     async def read(self, raw: str) -> LocalFile:
+        """The whole content (images, which go inline as base64)."""
         real, root = self.resolve(raw)
         content = await anyio.to_thread.run_sync(self._read_checked, real, root, raw)
         return LocalFile(real, real.name, content, hashlib.sha256(content).hexdigest())
 
-    def _read_checked(self, real: Path, root: Path, raw: str) -> bytes:
+    @asynccontextmanager
+    async def opened(self, raw: str) -> AsyncIterator[CheckedFile]:
+        """The checked file, open and hashed (in chunks), closed when the block ends."""
+        real, root = self.resolve(raw)
+        descriptor, size = await anyio.to_thread.run_sync(self._open_checked, real, root, raw)
         try:
-            fd = _open_within(root, real)
+            digest = await anyio.to_thread.run_sync(_hash_exactly, descriptor, size, raw)
+            yield CheckedFile(real, real.name, size, digest, descriptor)
+        finally:
+            os.close(descriptor)
+
+    def _read_checked(self, real: Path, root: Path, raw: str) -> bytes:
+        descriptor, size = self._open_checked(real, root, raw)
+        try:
+            content = os.pread(descriptor, size + 1, 0)
+        finally:
+            os.close(descriptor)
+        _check_size_unchanged(len(content), size, raw)
+        return content
+
+    def _open_checked(self, real: Path, root: Path, raw: str) -> tuple[int, int]:
+        """An open descriptor of `real` and the size checked on it."""
+        try:
+            descriptor = _open_within(root, real)
         except OSError as exc:
             raise InputError(_open_failure(raw, exc)) from None
         try:
-            info = os.fstat(fd)
+            info = os.fstat(descriptor)
             self._check_descriptor(info, raw)
         except InputError:
-            os.close(fd)
+            os.close(descriptor)
             raise
-        with os.fdopen(fd, "rb") as handle:
-            # One byte more than checked: a file that grew since fstat is noticed, not cut.
-            content = handle.read(info.st_size + 1)
-        if len(content) != info.st_size:
-            raise InputError(
-                f"Refused: {_shown(raw)} changed size while it was read ({info.st_size} bytes "
-                "when checked). Try again once whatever writes it has finished."
-            )
-        return content
+        return descriptor, info.st_size
 
     def _check_descriptor(self, info: os.stat_result, raw: str) -> None:
         shown = _shown(raw)
@@ -201,6 +271,38 @@ def guard_for(settings: Settings) -> PathGuard:
         settings.allowed_dirs,
         deny_names=settings.deny_names,
         protected=[config, settings.data_dir.expanduser()],
+    )
+
+
+HASH_CHUNK = 1024 * 1024
+
+
+def _hash_exactly(descriptor: int, size: int, raw: str) -> str:
+    """SHA-256 of the first `size` bytes, read in chunks; the file must still be `size` long."""
+    digest, offset = hashlib.sha256(), 0
+    while offset < size:
+        chunk = os.pread(descriptor, min(HASH_CHUNK, size - offset), offset)
+        if not chunk:
+            break
+        digest.update(chunk)
+        offset += len(chunk)
+    # One byte past the checked size: a file that grew since fstat is noticed, not cut.
+    _check_size_unchanged(offset + len(os.pread(descriptor, 1, size)), size, raw)
+    return digest.hexdigest()
+
+
+def _check_size_unchanged(read: int, size: int, raw: str) -> None:
+    if read != size:
+        raise InputError(
+            f"Refused: {_shown(raw)} changed size while it was read ({size} bytes when "
+            "checked). Try again once whatever writes it has finished."
+        )
+
+
+def _rewritten(path: Path) -> str:
+    return (
+        f"Refused: {path} changed while it was being uploaded; the upload was stopped before it "
+        "completed. Try again once whatever writes it has finished."
     )
 
 
