@@ -165,8 +165,7 @@ class KimiClient:
     ) -> httpx2.Response:
         """One request with retries, all inside the absolute `deadline` (anyio clock)."""
         http = self._http
-        started = anyio.current_time()
-        attempt = 0
+        attempt, waited = 0, 0.0
         while True:
             try:
                 with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
@@ -177,7 +176,7 @@ class KimiClient:
                 ) from None
             except APIError as error:
                 sent = _was_sent(method, error)
-                await self._before_retry(error, attempt, (started, deadline), sent=sent)
+                waited += await self._before_retry(error, attempt, deadline, waited, sent=sent)
             attempt += 1
 
     async def _attempt(
@@ -198,23 +197,20 @@ class KimiClient:
         )
 
     async def _before_retry(
-        self, error: APIError, attempt: int, window: tuple[float, float], *, sent: bool
-    ) -> None:
-        """Return to retry, or raise `error` (marked with the attempts made) when we must not.
-
-        `window` is (when the call started, its deadline): waits stay inside both the deadline
-        and the total retry budget.
-        """
+        self, error: APIError, attempt: int, deadline: float, waited: float, *, sent: bool
+    ) -> float:
+        """Wait and return the seconds waited, or raise `error` (marked with the attempts made)
+        when we must not retry. `waited`: seconds this call already spent between attempts."""
         if attempt >= self._max_retries or not should_retry(error, request_sent=sent):
             raise _with_attempts(error, attempt + 1)
         delay = retry_delay(attempt, error, base=self._backoff)
-        started, deadline = window
         now = anyio.current_time()
-        if delay is None or not wait_allowed(delay, now=now, deadline=deadline, started=started):
+        if delay is None or not wait_allowed(delay, now=now, deadline=deadline, waited=waited):
             raise _with_attempts(error, attempt + 1)
         kind = type(error).__name__
         log.info("retrying after %s (attempt %d, waiting %.2fs)", kind, attempt + 1, delay)
         await anyio.sleep(delay)
+        return delay
 
     def _status_error(self, status: int, headers: httpx2.Headers, body: bytes) -> APIStatusError:
         return error_from_response(status, headers, body, secrets=self._secrets)
@@ -243,7 +239,7 @@ class KimiClient:
                 "try again when other calls have finished."
             )
         try:
-            return await self._stream_with_retries(http, body, (started, deadline), on_progress)
+            return await self._stream_with_retries(http, body, deadline, on_progress)
         finally:
             self._chat_slots.release()
 
@@ -251,10 +247,10 @@ class KimiClient:
         self,
         http: httpx2.AsyncClient,
         body: dict[str, Any],
-        window: tuple[float, float],
+        deadline: float,
         on_progress: ProgressHook | None,
     ) -> ChatOutcome:
-        attempt = 0
+        attempt, waited = 0, 0.0
         while True:
             state = StreamState(
                 model=str(body.get("model", "")),
@@ -262,13 +258,14 @@ class KimiClient:
                 max_chars=self._max_stream_chars,
             )
             try:
-                return await self._stream_until(http, body, state, window[1], on_progress)
+                return await self._stream_until(http, body, state, deadline, on_progress)
             except APIError as error:
                 if state.produced_text:  # never retried: the text went out (and was billed)
                     if isinstance(error, APIStatusError):  # Kimi said why: say it too
                         raise _with_attempts(error, attempt + 1) from None
                     return state.outcome("stream_cut")
-                await self._before_retry(error, attempt, window, sent=not _not_sent(error))
+                sent = not _not_sent(error)
+                waited += await self._before_retry(error, attempt, deadline, waited, sent=sent)
             attempt += 1
 
     async def _stream_until(

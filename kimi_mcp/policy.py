@@ -189,7 +189,8 @@ def retry_delay(attempt: int, error: APIError, *, base: float = BACKOFF_BASE) ->
     return backoff * random.uniform(0.75, 1.0)
 
 
-def wait_allowed(delay: float, *, now: float, deadline: float, started: float) -> bool:
-    """A wait may start only if it ends before the deadline and within the total retry time
-    (counted from the call's start, so that attempts plus waits stay under RETRY_TIME_CAP)."""
-    return now + delay < deadline and (now - started) + delay <= RETRY_TIME_CAP
+def wait_allowed(delay: float, *, now: float, deadline: float, waited: float) -> bool:
+    """A wait may start only if it ends before the deadline and keeps the call's waits between
+    attempts (`waited` so far) within RETRY_TIME_CAP. Time queued for a chat slot or spent in
+    attempts is not retry time: a call that waited its turn still gets its retries."""
+    return now + delay < deadline and waited + delay <= RETRY_TIME_CAP

@@ -206,9 +206,11 @@ def test_x_should_retry_false_vetoes_and_true_never_overrides() -> None:
 
 
 def test_waits_stay_inside_the_deadline_and_the_total_retry_budget() -> None:
-    assert wait_allowed(1.0, now=10.0, deadline=20.0, started=10.0)
-    assert not wait_allowed(1.0, now=19.5, deadline=20.0, started=10.0)
-    assert not wait_allowed(2.0, now=RETRY_TIME_CAP - 1, deadline=1e9, started=0.0)
+    assert wait_allowed(1.0, now=10.0, deadline=20.0, waited=0.0)
+    assert not wait_allowed(1.0, now=19.5, deadline=20.0, waited=0.0)
+    assert not wait_allowed(2.0, now=0.0, deadline=1e9, waited=RETRY_TIME_CAP - 1)
+    # Time since the call started (queued for a slot, in attempts) is not retry time.
+    assert wait_allowed(2.0, now=1000.0, deadline=1e9, waited=0.0)
 
 
 def test_an_error_event_in_a_stream_is_classified_like_a_response() -> None:
