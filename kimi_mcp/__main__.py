@@ -43,12 +43,25 @@ class _SecretSafeParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         message = re.sub(r"unrecognized arguments: .*", _unrecognized, message)
+        message = _REFUSED_VALUE.sub(_short_value, message)
         if any(word.startswith("-") and "key" in word.lower() for word in self.seen):
             message += _KEY_HINT
         self.exit(EXIT_CONFIG, f"{self.prog}: error: {_LOOKS_SECRET.sub('***', message)}\n")
 
 
-_LOOKS_SECRET = re.compile(r"sk-[A-Za-z0-9_-]+")
+_LOOKS_SECRET = re.compile(r"sk-[A-Za-z0-9_-]+", re.IGNORECASE)
+# "invalid choice: 'X'", "invalid int value: 'X'": argparse quotes the value it refused.
+_REFUSED_VALUE = re.compile(r"(invalid (?:choice|[\w ]*value): )'([^']*)'")
+_SHOWN_VALUE_MAX = 24  # a typo ("dmeo") is worth showing; a key (50+ characters) is not
+
+
+def _short_value(match: re.Match[str]) -> str:
+    value = match.group(2)
+    if len(value) > _SHOWN_VALUE_MAX or _LOOKS_SECRET.search(value):
+        return f"{match.group(1)}(value not shown)"
+    return match.group(0)
+
+
 _KEY_HINT = (
     " There is no flag for the API key (it would show in process lists): set MOONSHOT_API_KEY "
     "in the server's environment."

@@ -138,8 +138,14 @@ async def test_s4_the_key_is_not_in_the_process_command_line(
 
 @pytest.mark.parametrize(
     "argv",
-    [["--api-key", CANARY_KEY], [f"--api-key={CANARY_KEY}"], ["--port", CANARY_KEY]],
-    ids=["flag-then-value", "flag=value", "key-as-a-port"],
+    [
+        ["--api-key", CANARY_KEY],
+        [f"--api-key={CANARY_KEY}"],
+        ["--port", CANARY_KEY],
+        ["--log-level", CANARY_KEY],  # upper-cased by argparse before it quotes it
+        ["--transport", CANARY_KEY.removeprefix("sk-")],
+    ],
+    ids=["flag-then-value", "flag=value", "key-as-a-port", "key-as-a-level", "bare-key-as-choice"],
 )
 def test_s4_a_key_typed_on_the_command_line_is_refused_without_echoing_it(
     argv: list[str], capsys: pytest.CaptureFixture[str]
@@ -150,6 +156,7 @@ def test_s4_a_key_typed_on_the_command_line_is_refused_without_echoing_it(
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert_no_canary(err, "the command-line error")
+    assert_no_canary(err.lower(), "the command-line error, case folded")
     assert "error:" in err
     if argv[0].startswith("--api-key"):
         assert "MOONSHOT_API_KEY" in err
