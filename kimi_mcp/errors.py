@@ -158,7 +158,10 @@ class QuotaExceededError(APIStatusError):
 
 
 class ServerError(APIStatusError):
-    advice = "Kimi had a server-side problem; retrying a little later may help."
+    def hint(self) -> str:
+        if self.retry_after is not None:  # over our cap, or it would have been waited out
+            return f"Kimi is unavailable and asked to wait {self.retry_after:.0f} seconds."
+        return "Kimi had a server-side problem; retrying a little later may help."
 
 
 class RedirectError(APIStatusError):

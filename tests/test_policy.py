@@ -220,3 +220,10 @@ def test_an_error_event_in_a_stream_is_classified_like_a_response() -> None:
     quota = error_from_event({"error": {"type": "exceeded_current_quota_error", "message": "x"}})
     assert isinstance(quota, QuotaExceededError)
     assert isinstance(error_from_event({"error": {"message": "?"}}), ServerError)
+
+
+def test_a_5xx_asking_for_a_long_wait_says_how_long() -> None:
+    """Contract: a wait over the cap fails at once, with the number of seconds in the message."""
+    error = error_from_response(503, {"retry-after": "300"}, b"busy")
+    assert "wait 300 seconds" in str(error)
+    assert "wait" not in str(error_from_response(503, {}, b"busy"))
