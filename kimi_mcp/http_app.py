@@ -54,7 +54,7 @@ async def healthz(_: Request) -> Response:
 def build_http_app(settings: Settings, token: str) -> Starlette:
     """The SDK app plus /healthz, wrapped (outermost first) in the Host/Origin guard and auth."""
     security = security_for(settings)
-    app = build_server(settings).streamable_http_app(
+    app = build_server(settings, inbound_token=token).streamable_http_app(
         streamable_http_path="/mcp", transport_security=security, host=settings.host
     )
     app.add_route("/healthz", healthz, methods=["GET"])

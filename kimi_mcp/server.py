@@ -350,9 +350,13 @@ TOOLS: tuple[tuple[Callable[..., Awaitable[BaseModel]], str, ToolAnnotations], .
 
 
 def build_server(
-    settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None
+    settings: Settings,
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    inbound_token: str | None = None,
 ) -> MCPServer[AppContext]:
-    """The kimi MCP server; `transport` is the test seam for the upstream HTTP traffic."""
+    """The kimi MCP server; `transport` is the test seam for the upstream HTTP traffic, and
+    `inbound_token` the HTTP bearer in use (generated ones are not in `settings`)."""
     store = SqliteStore(  # no disk work until used
         settings.data_dir / "conversations.sqlite3", ttl_days=settings.conversation_ttl_days
     )
@@ -396,7 +400,8 @@ def build_server(
         lifespan=lifespan,
         log_level=settings.log_level,
     )
-    secrets = tuple(s.get_secret_value() for s in (settings.api_key, settings.auth_token) if s)
+    configured = [key.get_secret_value() for key in (settings.api_key, settings.auth_token) if key]
+    secrets = tuple(secret for secret in (*configured, inbound_token) if secret)
     for fn, title, annotations in TOOLS:
         tool = _reported(fn, secrets)
         server.add_tool(tool, title=title, annotations=annotations, structured_output=True)
