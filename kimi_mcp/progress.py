@@ -7,9 +7,13 @@ as these arrive, so a silent upstream (a model thinking before its first byte) s
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+import logging
+
 import anyio
 
 from kimi_mcp.stream import StreamState
+
+log = logging.getLogger(__name__)
 
 MIN_INTERVAL = 0.5
 # Contract: a beat at least every 2 s; 1.5 s leaves room for scheduling and transport delay.
@@ -48,7 +52,10 @@ class ProgressReporter:
         elapsed = now - self._started
         message = f"{phase}: ~{tokens} tokens so far ({elapsed:.0f}s)"
         # Elapsed seconds as the progress value: it must increase with every notification.
-        await self._send(round(elapsed, 3), message)
+        try:
+            await self._send(round(elapsed, 3), message)
+        except Exception as exc:  # best effort: a client gone deaf must not cost the answer
+            log.debug("progress not sent: %s: %s", type(exc).__name__, exc)
 
     async def _heartbeat(self) -> None:
         while True:

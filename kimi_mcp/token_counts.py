@@ -13,9 +13,9 @@ from collections import OrderedDict
 from typing import Any
 
 import anyio
+import anyio.abc
 
 from kimi_mcp.client import KimiClient
-from kimi_mcp.errors import KimiError
 
 Message = dict[str, Any]
 CACHE_SIZE = 8192  # message counts kept; about 1 MB
@@ -37,20 +37,21 @@ class TokenCounter:
         for key in counts:
             self._cache.move_to_end(key)
         missing = {key: m for key, m in zip(keys, messages, strict=True) if key not in counts}
-        errors: list[KimiError] = []
+        errors: list[Exception] = []
 
-        async def count(key: str, message: Message) -> None:
+        async def count(key: str, message: Message, group: anyio.abc.TaskGroup) -> None:
             async with self._limit:
                 try:
                     counts[key] = await self._client.estimate_tokens(
                         model, [message], deadline=deadline
                     )
-                except KimiError as exc:  # kept whole: a task group would wrap it in a group
+                except Exception as exc:  # raised whole below: a task group would wrap it
                     errors.append(exc)
+                    group.cancel_scope.cancel()  # the other counts are moot now
 
         async with anyio.create_task_group() as group:
             for key, message in missing.items():
-                group.start_soon(count, key, message)
+                group.start_soon(count, key, message, group)
         if errors:
             raise errors[0]
         for key in missing:

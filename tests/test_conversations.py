@@ -4,15 +4,20 @@ import json
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp import Client, MCPError
+from pydantic import SecretStr
 
+from kimi_mcp.client import KimiClient
 from kimi_mcp.config import Settings
 from kimi_mcp.conversations import SqliteStore, Turn, new_conversation
-from kimi_mcp.emulator import Emulator
-from kimi_mcp.errors import InputError
+from kimi_mcp.emulator import Emulator, Fault
+from kimi_mcp.errors import InputError, PermissionDeniedError
 from kimi_mcp.fitting import fit, upper_bound
 from kimi_mcp.server import build_server
+from kimi_mcp.token_counts import TokenCounter
+from tests.conftest import CANARY_KEY
 from tests.test_server import chats, error_text, ok
 
 pytestmark = pytest.mark.anyio
@@ -245,3 +250,23 @@ async def test_ttl_zero_keeps_conversations_forever(tmp_path: Path) -> None:
         assert (await store.load(old.id)).turns == [Turn("user", "ancient")]
     finally:
         store.close()
+
+
+async def test_a_failing_count_is_one_clear_error_and_stops_the_other_counts(
+    emulator: Emulator, emulator_url: str
+) -> None:
+    estimate = "/v1/tokenizers/estimate-token-count"
+    emulator.inject(
+        Fault("error", path=estimate, status=403, error_type="permission_denied_error", times=20)
+    )
+    client = KimiClient(api_key=SecretStr(CANARY_KEY), base_url=emulator_url)
+    messages = [{"role": "user", "content": f"turn {n}"} for n in range(12)]
+    try:
+        with pytest.raises(PermissionDeniedError):  # itself, not wrapped in an ExceptionGroup
+            await TokenCounter(client).count_each(
+                "kimi-k2.6", messages, deadline=anyio.current_time() + 30
+            )
+    finally:
+        await client.aclose()
+    asked = [r for r in emulator.requests if r.path == estimate]
+    assert 1 <= len(asked) <= 4  # at most the first concurrent round went out
