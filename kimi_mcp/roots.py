@@ -14,7 +14,13 @@ from typing import Annotated
 from urllib.parse import unquote, urlsplit
 
 from mcp.server.mcpserver import Context, ListRoots, Resolve
-from mcp.types import ListRootsResult
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.exceptions import MCPError
+from mcp.shared.message import ServerMessageMetadata
+from mcp.types import REQUEST_TIMEOUT, ListRootsRequest, ListRootsResult
+from pydantic import ValidationError
+
+ROOTS_TIMEOUT = 10.0  # seconds a client gets to answer roots/list
 
 
 def _declares_roots(ctx: Context) -> bool:
@@ -22,18 +28,46 @@ def _declares_roots(ctx: Context) -> bool:
     return capabilities is not None and capabilities.roots is not None
 
 
-async def _roots(ctx: Context) -> ListRoots | None:
-    return ListRoots() if _declares_roots(ctx) else None
+async def _roots(ctx: Context) -> ListRootsResult | ListRoots | None:
+    if not _declares_roots(ctx):
+        return None
+    if ctx.session.can_send_request:  # 2025-11-25: a request to the client, which may never answer
+        return await _ask_with_time_limit(ctx)
+    return ListRoots()  # 2026-07-28: an input request, answered with the client's next round
 
 
-async def _roots_for_files(ctx: Context, files: Sequence[str]) -> ListRoots | None:
+async def _ask_with_time_limit(ctx: Context) -> ListRootsResult:
+    """The SDK's own roots/list waits forever; a client that never answers must not hang us."""
+    try:
+        result: ListRootsResult = await ctx.session.send_request(
+            ListRootsRequest(),
+            ListRootsResult,
+            request_read_timeout_seconds=ROOTS_TIMEOUT,
+            metadata=ServerMessageMetadata(related_request_id=ctx.request_id),
+        )
+        return result
+    except (MCPError, TimeoutError, ValidationError) as exc:
+        reason = "did not answer in time" if isinstance(exc, TimeoutError) else "answered an error"
+        if isinstance(exc, MCPError) and exc.error.code == REQUEST_TIMEOUT:
+            reason = "did not answer in time"
+        raise ToolError(
+            f"Your MCP client declares roots but {reason} when asked for them (roots/list), so "
+            "local paths cannot be checked against them and nothing was read. Retry; if it "
+            "persists, the client's roots support is broken: pass file_ids of uploaded files "
+            "instead."
+        ) from None
+
+
+async def _roots_for_files(
+    ctx: Context, files: Sequence[str]
+) -> ListRootsResult | ListRoots | None:
     # Only when local paths are given: no extra round trip for a call that reads no file.
-    return ListRoots() if files and _declares_roots(ctx) else None
+    return await _roots(ctx) if files else None
 
 
 async def _roots_for_ask(
     ctx: Context, files: Sequence[str], images: Sequence[str]
-) -> ListRoots | None:
+) -> ListRootsResult | ListRoots | None:
     local_images = [i for i in images if not i.startswith("ms://")]
     return await _roots_for_files(ctx, [*files, *local_images])
 

@@ -19,15 +19,16 @@ from typing import Any
 
 import anyio
 import pytest
-from mcp import Client
+from mcp import Client, MCPError
 from mcp.client.session import ClientRequestContext
-from mcp.types import CallToolResult, ListRootsResult, Root, TextContent
+from mcp.types import INTERNAL_ERROR, CallToolResult, ListRootsResult, Root, TextContent
 from pydantic import FileUrl
 
 from kimi_mcp.config import Settings, load_settings
 from kimi_mcp.emulator import Emulator
 from kimi_mcp.errors import InputError
 from kimi_mcp.files import PathGuard
+from kimi_mcp.roots import ROOTS_TIMEOUT
 from kimi_mcp.server import build_server
 from tests.conftest import CANARY_KEY
 
@@ -547,6 +548,39 @@ async def test_case_24_roots_changed_mid_session_apply_to_the_next_call(
         await client.send_roots_list_changed()
         await refused(client, str(layout.root / "real.txt"), "shares (none)")
     no_canary_left(emulator)
+
+
+async def test_a_client_that_never_answers_roots_list_gets_an_error_not_a_hang(
+    emulator: Emulator, emulator_url: str, layout: Layout
+) -> None:
+    """Legacy era: the SDK's roots/list waits forever; ours gives up after ROOTS_TIMEOUT."""
+
+    async def silent(context: ClientRequestContext) -> ListRootsResult:
+        # A client this slow is as good as silent; the SDK client reads nothing else while its
+        # callback runs, so the callback must end for the tool result to be read at all.
+        await anyio.sleep(ROOTS_TIMEOUT + 1)
+        return ListRootsResult(roots=roots_of(layout.root))
+
+    server = build_server(_settings(emulator_url, [layout.root]))
+    with anyio.fail_after(ROOTS_TIMEOUT + 20):  # only a hang trips this
+        async with Client(server, list_roots_callback=silent, mode="legacy") as client:
+            result = await client.call_tool("upload_file", {"path": str(layout.root / "real.txt")})
+            assert result.is_error and "did not answer in time" in _text(result)
+            models = await client.call_tool("list_models", {})  # the session is still usable
+            assert not models.is_error
+    assert emulator.files == {} and [r.path for r in emulator.requests] == ["/v1/models"]
+
+
+async def test_a_client_whose_roots_list_fails_gets_a_clear_tool_error(
+    emulator: Emulator, emulator_url: str, layout: Layout
+) -> None:
+    async def failing(context: ClientRequestContext) -> ListRootsResult:
+        raise MCPError(INTERNAL_ERROR, "roots are broken here")
+
+    server = build_server(_settings(emulator_url, [layout.root]))
+    async with Client(server, list_roots_callback=failing, mode="legacy") as client:
+        await refused(client, str(layout.root / "real.txt"), "answered an error")
+    nothing_sent(emulator)
 
 
 # Content, permissions, arguments --------------------------------------------------------------
