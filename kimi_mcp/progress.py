@@ -4,10 +4,9 @@ Clients that reset their request timeout on progress (Claude Code, the SDK) keep
 as these arrive, so a silent upstream (a model thinking before its first byte) still gets a beat.
 """
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-
-import logging
 
 import anyio
 
