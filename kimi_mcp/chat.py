@@ -11,7 +11,15 @@ from kimi_mcp.conversations import Conversation, ConversationStore, Turn, new_co
 from kimi_mcp.documents import DocumentService
 from kimi_mcp.errors import InputError
 from kimi_mcp.fitting import Fitted, Message, answer_room, fit
-from kimi_mcp.images import STORED_IMAGE, check_vision, image_part, stored_image_id
+from kimi_mcp.images import (
+    MAX_IMAGE_BYTES,
+    STORED_IMAGE,
+    check_images_total,
+    check_vision,
+    image_mime,
+    image_part,
+    stored_image_id,
+)
 from kimi_mcp.results import ChatResult, UsageResult
 from kimi_mcp.rules import chat_body
 from kimi_mcp.stream import ChatOutcome
@@ -90,11 +98,16 @@ class ChatService:
             return {"role": "user", "content": request.prompt}
         check_vision(model)
         parts: list[dict[str, object]] = [{"type": "text", "text": request.prompt}]
+        inline = 0
         for image in request.images:
             if image.startswith(STORED_IMAGE):
                 parts.append(await self._stored_image(image, deadline))
-            else:
-                parts.append(image_part(await self.documents.guard.read(image)))
+                continue
+            mime = image_mime(image)
+            local = await self.documents.guard.read(image, max_bytes=MAX_IMAGE_BYTES)
+            inline += len(local.content)
+            check_images_total(inline)
+            parts.append(image_part(mime, local.content))
         return {"role": "user", "content": parts}
 
     async def _stored_image(self, url: str, deadline: float) -> dict[str, object]:

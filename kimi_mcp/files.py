@@ -203,10 +203,12 @@ class PathGuard:
                 "user can change the deny_names setting."
             )
 
-    async def read(self, raw: str) -> LocalFile:
-        """The whole content (images, which go inline as base64)."""
+    async def read(self, raw: str, *, max_bytes: int | None = None) -> LocalFile:
+        """The whole content (images, which go inline as base64), at most `max_bytes` (default:
+        the guard's limit), checked on the open descriptor before a byte is read."""
         real, root = self.resolve(raw)
-        content = await anyio.to_thread.run_sync(self._read_checked, real, root, raw)
+        limit = max_bytes or self.max_bytes
+        content = await anyio.to_thread.run_sync(self._read_checked, real, root, raw, limit)
         return LocalFile(real, real.name, content, hashlib.sha256(content).hexdigest())
 
     @asynccontextmanager
@@ -220,8 +222,8 @@ class PathGuard:
         finally:
             os.close(descriptor)
 
-    def _read_checked(self, real: Path, root: Path, raw: str) -> bytes:
-        descriptor, size = self._open_checked(real, root, raw)
+    def _read_checked(self, real: Path, root: Path, raw: str, limit: int | None = None) -> bytes:
+        descriptor, size = self._open_checked(real, root, raw, limit)
         try:
             content = os.pread(descriptor, size + 1, 0)
         finally:
@@ -229,21 +231,23 @@ class PathGuard:
         _check_size_unchanged(len(content), size, raw)
         return content
 
-    def _open_checked(self, real: Path, root: Path, raw: str) -> tuple[int, int]:
-        """An open descriptor of `real` and the size checked on it."""
+    def _open_checked(
+        self, real: Path, root: Path, raw: str, limit: int | None = None
+    ) -> tuple[int, int]:
+        """An open descriptor of `real` and the size checked on it (at most `limit`)."""
         try:
             descriptor = _open_within(root, real)
         except OSError as exc:
             raise InputError(_open_failure(raw, exc)) from None
         try:
             info = os.fstat(descriptor)
-            self._check_descriptor(info, raw)
+            self._check_descriptor(info, raw, limit or self.max_bytes)
         except InputError:
             os.close(descriptor)
             raise
         return descriptor, info.st_size
 
-    def _check_descriptor(self, info: os.stat_result, raw: str) -> None:
+    def _check_descriptor(self, info: os.stat_result, raw: str, limit: int) -> None:
         shown = _shown(raw)
         if not stat.S_ISREG(info.st_mode):
             raise InputError(f"Refused: {shown} is not a regular file (a directory or device?).")
@@ -257,10 +261,10 @@ class PathGuard:
             )
         if info.st_size == 0:
             raise InputError(f"Refused: {shown} is empty; Kimi rejects zero-byte files.")
-        if info.st_size > self.max_bytes:
+        if info.st_size > limit:
             raise InputError(
-                f"Refused: {shown} is {info.st_size} bytes; Kimi takes at most "
-                f"{_megabytes(self.max_bytes)} per file. Split or compress it first."
+                f"Refused: {shown} is {info.st_size} bytes; at most {_megabytes(limit)} is "
+                "taken here. Split, compress or downscale it first."
             )
 
 

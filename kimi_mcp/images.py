@@ -8,9 +8,13 @@ import re
 from pathlib import PurePath
 
 from kimi_mcp.errors import InputError
-from kimi_mcp.files import LocalFile
 from kimi_mcp.types import ModelInfo
 
+MIB = 1024 * 1024
+# Kimi takes at most 100 MB per request (kimi-api.md 2.6) and base64 adds a third, so a call's
+# inline images stay under 70 MB; one image over 20 MB is far past the advised 4K resolution.
+MAX_IMAGE_BYTES = 20 * MIB
+MAX_IMAGES_BYTES = 70 * MIB
 STORED_IMAGE = "ms://"  # "moonshot storage": a file uploaded with purpose "image"
 _FILE_ID = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 IMAGE_TYPES = {
@@ -33,15 +37,29 @@ def check_vision(model: ModelInfo) -> None:
         )
 
 
-def image_part(image: LocalFile) -> dict[str, object]:
-    mime = IMAGE_TYPES.get(PurePath(image.name).suffix.lower())
+def image_mime(path: str) -> str:
+    """The MIME type Kimi needs in the data URL; checked before the file is read."""
+    mime = IMAGE_TYPES.get(PurePath(path).suffix.lower())
     if mime is None:
         raise InputError(
-            f"{image.name} is not an image type Kimi reads ({', '.join(sorted(IMAGE_TYPES))}); "
-            "SVG is not accepted either."
+            f"{PurePath(path).name} is not an image type Kimi reads "
+            f"({', '.join(sorted(IMAGE_TYPES))}); SVG is not accepted either."
         )
-    data = base64.b64encode(image.content).decode("ascii")
+    return mime
+
+
+def image_part(mime: str, content: bytes) -> dict[str, object]:
+    data = base64.b64encode(content).decode("ascii")
     return {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}}
+
+
+def check_images_total(total: int) -> None:
+    if total > MAX_IMAGES_BYTES:
+        raise InputError(
+            f"The images add up to {total // MIB} MB; inline (base64) they would pass Kimi's "
+            f"100 MB request limit. Send at most {MAX_IMAGES_BYTES // MIB} MB of images per "
+            "call: downscale them, or upload them (purpose 'image') and pass ms://<file_id>."
+        )
 
 
 def stored_image_id(url: str) -> str:

@@ -135,3 +135,20 @@ async def test_an_ms_id_that_is_not_an_image_upload_is_refused_before_sending(
     odd = {"prompt": "x", "images": ["ms://../users/me/balance"]}
     assert "not an ms://<file_id>" in error_text(await mcp_client.call_tool("ask_kimi", odd))
     assert chats(emulator) == []
+
+
+async def test_oversized_images_are_refused_before_sending(
+    mcp_client: Client, emulator: Emulator, workdir: Path
+) -> None:
+    """One image over 20 MB, or inline images adding up past what fits in Kimi's 100 MB
+    request once base64-encoded: a clear error, nothing sent."""
+    mib = 1024 * 1024
+    for name, size in (("huge.png", 21 * mib), *((f"big{n}.png", 19 * mib) for n in range(4))):
+        with (workdir / name).open("wb") as handle:
+            handle.truncate(size)  # sparse: no disk blocks
+    one = {"prompt": "x", "images": ["huge.png"]}
+    assert "at most 20 MB" in error_text(await mcp_client.call_tool("ask_kimi", one))
+    many = {"prompt": "x", "images": [f"big{n}.png" for n in range(4)]}
+    message = error_text(await mcp_client.call_tool("ask_kimi", many))
+    assert "100 MB request limit" in message and "ms://" in message
+    assert chats(emulator) == []
