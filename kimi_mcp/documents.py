@@ -1,7 +1,11 @@
 """Local files to Kimi file ids (uploaded once per content) and file ids to extracted text."""
 
 import logging
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import anyio
 
 from kimi_mcp.client import KimiClient
 from kimi_mcp.errors import NotFoundError
@@ -24,6 +28,7 @@ class DocumentService:
     client: KimiClient
     guard: PathGuard
     ledger: UploadLedger
+    _locks: dict[str, anyio.Lock] = field(default_factory=dict, init=False, repr=False)
 
     async def upload(self, path: str, purpose: str, *, deadline: float) -> Upload:
         """Upload a local file unless the ledger shows Kimi already has these exact bytes."""
@@ -31,6 +36,22 @@ class DocumentService:
             return await self._upload_local(local, purpose, deadline)
 
     async def _upload_local(self, local: CheckedFile, purpose: str, deadline: float) -> Upload:
+        # One upload per content at a time: two calls with the same new file would otherwise
+        # both miss the ledger and both upload (Kimi keeps at most 1,000 files).
+        async with self._uploading(f"{purpose}:{local.sha256}"):
+            return await self._upload_once(local, purpose, deadline)
+
+    @asynccontextmanager
+    async def _uploading(self, key: str) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(key, anyio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and not lock.statistics().tasks_waiting:
+                self._locks.pop(key, None)  # the map holds only uploads in progress
+
+    async def _upload_once(self, local: CheckedFile, purpose: str, deadline: float) -> Upload:
         known = await self.ledger.find(local.sha256, purpose)
         if known is not None:
             try:

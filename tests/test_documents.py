@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import anyio
 import pytest
 from mcp import Client
 
@@ -152,3 +153,20 @@ async def test_oversized_images_are_refused_before_sending(
     message = error_text(await mcp_client.call_tool("ask_kimi", many))
     assert "100 MB request limit" in message and "ms://" in message
     assert chats(emulator) == []
+
+
+async def test_concurrent_uploads_of_the_same_new_file_upload_it_once(
+    mcp_client: Client, emulator: Emulator, workdir: Path
+) -> None:
+    (workdir / "shared.txt").write_text("the same bytes, asked for twice at once", encoding="utf-8")
+    results: list[dict[str, object]] = []
+
+    async def upload() -> None:
+        results.append(ok(await mcp_client.call_tool("upload_file", {"path": "shared.txt"})))
+
+    async with anyio.create_task_group() as group:
+        for _ in range(3):
+            group.start_soon(upload)
+    assert uploads(emulator) == 1
+    assert len({r["id"] for r in results}) == 1
+    assert sorted(bool(r["reused"]) for r in results) == [False, True, True]
