@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from kimi_mcp.checked_files import CheckedFile
 from kimi_mcp.client import KimiClient
 from kimi_mcp.errors import NotFoundError
-from kimi_mcp.files import CheckedFile, PathGuard
+from kimi_mcp.files import PathGuard
 from kimi_mcp.ledger import LedgerEntry, UploadLedger
 from kimi_mcp.types import FileObject
 

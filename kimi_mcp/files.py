@@ -23,6 +23,7 @@ from pathlib import Path
 
 import anyio.to_thread
 
+from kimi_mcp.checked_files import CheckedFile, check_size_unchanged, hash_exactly
 from kimi_mcp.config import Settings, default_config_path
 from kimi_mcp.errors import InputError
 
@@ -59,62 +60,6 @@ class LocalFile:
     name: str
     content: bytes
     sha256: str
-
-
-@dataclass(frozen=True)
-class CheckedFile:
-    """A checked file kept open: read in chunks through its descriptor, never past `size`.
-
-    Uploads stream from it, so a 100 MB document never sits in memory whole; the path is never
-    opened again, so what was checked is what is sent.
-    """
-
-    path: Path
-    name: str
-    size: int
-    sha256: str
-    descriptor: int
-
-    def reader(self) -> "CheckedReader":
-        return CheckedReader(self)
-
-
-class CheckedReader:
-    """The file-like object an HTTP multipart body reads: `read`, `seek`, `tell`.
-
-    It hashes what it hands out and refuses to finish if the bytes are not the ones hashed when
-    checked (the file was rewritten in place meanwhile): the body is cut short, so Kimi never
-    stores a file other than the one the ledger records.
-    """
-
-    def __init__(self, file: CheckedFile) -> None:
-        self._file = file
-        self._offset = 0
-        self._hash = hashlib.sha256()
-
-    def read(self, size: int = -1) -> bytes:
-        left = self._file.size - self._offset
-        want = left if size < 0 else min(size, left)
-        chunk = os.pread(self._file.descriptor, want, self._offset) if want > 0 else b""
-        self._offset += len(chunk)
-        self._hash.update(chunk)
-        if len(chunk) < want or (self._offset == self._file.size and self._changed()):
-            raise InputError(_rewritten(self._file.path))
-        return chunk
-
-    def _changed(self) -> bool:
-        return self._hash.hexdigest() != self._file.sha256
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        if (offset, whence) == (0, os.SEEK_END):  # the length, as httpx2 asks it
-            return self._file.size
-        if (offset, whence) != (0, os.SEEK_SET):
-            raise OSError(errno.ESPIPE, "only a rewind to the start is supported")
-        self._offset, self._hash = 0, hashlib.sha256()  # a retried request reads it again
-        return 0
-
-    def tell(self) -> int:
-        return self._offset
 
 
 class DenyList:
@@ -217,7 +162,7 @@ class PathGuard:
         real, root = self.resolve(raw)
         descriptor, size = await anyio.to_thread.run_sync(self._open_checked, real, root, raw)
         try:
-            digest = await anyio.to_thread.run_sync(_hash_exactly, descriptor, size, raw)
+            digest = await anyio.to_thread.run_sync(hash_exactly, descriptor, size, _shown(raw))
             yield CheckedFile(real, real.name, size, digest, descriptor)
         finally:
             os.close(descriptor)
@@ -228,7 +173,7 @@ class PathGuard:
             content = os.pread(descriptor, size + 1, 0)
         finally:
             os.close(descriptor)
-        _check_size_unchanged(len(content), size, raw)
+        check_size_unchanged(len(content), size, _shown(raw))
         return content
 
     def _open_checked(
@@ -275,38 +220,6 @@ def guard_for(settings: Settings) -> PathGuard:
         settings.allowed_dirs,
         deny_names=settings.deny_names,
         protected=[config, settings.data_dir.expanduser()],
-    )
-
-
-HASH_CHUNK = 1024 * 1024
-
-
-def _hash_exactly(descriptor: int, size: int, raw: str) -> str:
-    """SHA-256 of the first `size` bytes, read in chunks; the file must still be `size` long."""
-    digest, offset = hashlib.sha256(), 0
-    while offset < size:
-        chunk = os.pread(descriptor, min(HASH_CHUNK, size - offset), offset)
-        if not chunk:
-            break
-        digest.update(chunk)
-        offset += len(chunk)
-    # One byte past the checked size: a file that grew since fstat is noticed, not cut.
-    _check_size_unchanged(offset + len(os.pread(descriptor, 1, size)), size, raw)
-    return digest.hexdigest()
-
-
-def _check_size_unchanged(read: int, size: int, raw: str) -> None:
-    if read != size:
-        raise InputError(
-            f"Refused: {_shown(raw)} changed size while it was read ({size} bytes when "
-            "checked). Try again once whatever writes it has finished."
-        )
-
-
-def _rewritten(path: Path) -> str:
-    return (
-        f"Refused: {path} changed while it was being uploaded; the upload was stopped before it "
-        "completed. Try again once whatever writes it has finished."
     )
 
 
