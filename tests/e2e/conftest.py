@@ -10,6 +10,7 @@ from typing import Literal
 
 import anyio
 import httpx2
+import pytest
 from anyio.abc import Process
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
@@ -183,3 +184,18 @@ async def assert_alive(url: str, token: str = TEST_TOKEN) -> None:
             assert len((await client.list_tools()).tools) == len(TOOL_NAMES)
             models = await client.call_tool("list_models", {})
             assert not models.is_error, models.content
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"  # module scope, so a module-scoped server can serve a whole module
+
+
+@pytest.fixture(scope="module")
+async def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Served]:
+    """One kimi-mcp HTTP server for a whole test module (only modules that ask start one)."""
+    module = request.module.__name__.rsplit(".", 1)[-1]
+    async with serving(tmp_path_factory.mktemp(module)) as served:
+        yield served

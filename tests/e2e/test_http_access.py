@@ -29,7 +29,6 @@ from tests.e2e.conftest import (
     mcp_http_client,
     raw_http,
     server_env,
-    serving,
     status_of,
 )
 
@@ -42,17 +41,6 @@ LIST_MODELS = {
     "method": "tools/call",
     "params": {"name": "list_models", "arguments": {}},
 }
-
-
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"  # module scope, so one server serves the whole module
-
-
-@pytest.fixture(scope="module")
-async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Served]:
-    async with serving(tmp_path_factory.mktemp("http-access")) as served:
-        yield served
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from tests.e2e.conftest import (
     assert_alive,
     auth_headers,
     raw_http,
-    serving,
     status_of,
 )
 
@@ -31,17 +30,6 @@ BOTH = "application/json, text/event-stream"
 INIT = json.dumps(RAW_INITIALIZE).encode()
 TOOLS_LIST = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
 LIMIT = 4 * 1024 * 1024  # the SDK's default request body limit
-
-
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"  # module scope, so one server serves the whole module
-
-
-@pytest.fixture(scope="module")
-async def served(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Served]:
-    async with serving(tmp_path_factory.mktemp("http-malformed")) as served:
-        yield served
 
 
 @pytest.fixture

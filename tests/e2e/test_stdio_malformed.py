@@ -168,11 +168,6 @@ KNOWN_IDS = {id_key(request_id) for case in CASES for request_id in case.expect}
 
 
 @pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"  # module scope, so that one child serves every case in CASES
-
-
-@pytest.fixture(scope="module")
 async def shared(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RawStdio]:
     """One initialized child for all of CASES; at the end its whole stdout is checked."""
     workdir = tmp_path_factory.mktemp("malformed")
