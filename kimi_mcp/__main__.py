@@ -12,6 +12,7 @@ import anyio
 
 from kimi_mcp import __version__
 from kimi_mcp.errors import ConfigError
+from kimi_mcp.logs import setup_logging
 
 EXIT_CONFIG = 2
 
@@ -125,14 +126,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setup_logging(level: str) -> None:
-    # stderr only: in stdio mode stdout is the JSON-RPC channel.
-    logging.basicConfig(
-        stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("kimi_mcp.audit").setLevel(min(logging.INFO, logging.getLevelName(level)))
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
@@ -162,7 +155,7 @@ def _serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
     )
-    _setup_logging(settings.log_level)
+    setup_logging(settings.log_level)
     if settings.api_key is None:
         logging.getLogger("kimi_mcp").warning(
             "MOONSHOT_API_KEY is not set: tools are listed, but each one that calls Kimi will "

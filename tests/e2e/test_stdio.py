@@ -15,6 +15,7 @@ from mcp import Client
 from kimi_mcp.emulator import Emulator
 from tests.conftest import CANARY_KEY, TOOL_NAMES
 from tests.e2e.conftest import RAW_INITIALIZE, START_TIMEOUT, ServerLog, server_env, stdio_params
+from tests.e2e.raw_stdio import raw_stdio
 
 pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
 
@@ -231,3 +232,16 @@ async def test_the_emulator_command_prints_the_port_it_bound(workdir: Path) -> N
             group.cancel_scope.cancel()
     assert ":0/" not in url and models.status_code == 200
     assert models.json()["data"]
+
+
+async def test_a_dropped_unparsable_message_is_logged_at_the_default_level(
+    emulator_url: str, workdir: Path
+) -> None:
+    """The SDK answers nothing to a line that is not JSON-RPC; at WARNING, stderr says so."""
+    env = server_env(emulator_url, workdir, KIMI_MCP_LOG_LEVEL="WARNING")
+    async with raw_stdio(env, workdir) as session:
+        await session.initialize()
+        await session.send(b"hello, this is not JSON-RPC\n")
+        await session.probe()  # answered after the dropped line: the order of stderr is settled
+    assert "dropped an input message that is not valid JSON-RPC" in session.log.text
+    assert "DEBUG" not in session.log.text
