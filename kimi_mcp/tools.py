@@ -242,28 +242,14 @@ async def check_balance(ctx: AppCtx) -> BalanceResult:
 # Registration ---------------------------------------------------------------------------------
 
 _READ = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True)
+# Creates something on Kimi's side each time (a completion, a file): not idempotent.
+_CREATES = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
 TOOLS: tuple[tuple[Callable[..., Awaitable[BaseModel]], str, ToolAnnotations], ...] = (
-    (
-        ask_kimi,
-        "Ask Kimi",
-        ToolAnnotations(
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=False,
-            open_world_hint=True,
-        ),
-    ),
+    (ask_kimi, "Ask Kimi", _CREATES),
     (list_models, "List Kimi models", _READ),
-    (
-        upload_file,
-        "Upload a file to Kimi",
-        ToolAnnotations(
-            read_only_hint=False,
-            destructive_hint=False,
-            idempotent_hint=False,
-            open_world_hint=True,
-        ),
-    ),
+    (upload_file, "Upload a file to Kimi", _CREATES),
     (read_file, "Read an uploaded file's text", _READ),
     (list_files, "List uploaded files", _READ),
     (
