@@ -162,7 +162,7 @@ def _serve(args: argparse.Namespace) -> None:
             "answer an error until the key is set."
         )
     if args.transport == "http":
-        from kimi_mcp.http_app import serve_http
+        from kimi_mcp.server.http_app import serve_http
 
         anyio.run(serve_http, settings)
         return

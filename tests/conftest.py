@@ -15,6 +15,7 @@ from kimi_mcp.server import build_server
 
 # A distinctive key: a sweep of logs and results proves it never leaks.
 CANARY_KEY = "sk-canary-7f3a9c1e5b2d4f6a8c0e"
+USER_AGENT = "kimi-mcp-tests/1"  # what tests that build a KimiClient themselves send
 TOOL_NAMES = (
     "ask_kimi",
     "list_models",

@@ -9,7 +9,6 @@ import anyio
 import pytest
 from pydantic import SecretStr
 
-from kimi_mcp.client import KimiClient
 from kimi_mcp.emulator import Emulator, Fault
 from kimi_mcp.errors import (
     APIConnectionError,
@@ -24,7 +23,8 @@ from kimi_mcp.errors import (
     ResponseValidationError,
     ServerError,
 )
-from tests.conftest import CANARY_KEY
+from kimi_mcp.kimi.client import KimiClient
+from tests.conftest import CANARY_KEY, USER_AGENT
 
 pytestmark = pytest.mark.anyio
 
@@ -38,7 +38,9 @@ def soon(seconds: float = 10.0) -> float:
 
 @pytest.fixture
 async def client(emulator_url: str) -> AsyncIterator[KimiClient]:
-    kimi = KimiClient(api_key=SecretStr(CANARY_KEY), base_url=emulator_url, backoff=0.0)
+    kimi = KimiClient(
+        user_agent=USER_AGENT, api_key=SecretStr(CANARY_KEY), base_url=emulator_url, backoff=0.0
+    )
     yield kimi
     await kimi.aclose()
 
@@ -61,13 +63,13 @@ async def test_models_are_listed_with_capabilities(client: KimiClient) -> None:
     assert not models["moonshot-v1-8k"].supports_image_in
 
 
-async def test_requests_carry_the_bearer_key_and_a_user_agent(
+async def test_requests_carry_the_bearer_key_and_the_given_user_agent(
     client: KimiClient, emulator: Emulator
 ) -> None:
     await client.balance(deadline=soon())
     headers = emulator.requests[-1].headers
     assert headers["authorization"] == f"Bearer {CANARY_KEY}"
-    assert headers["user-agent"].startswith("kimi-mcp/")
+    assert headers["user-agent"] == USER_AGENT
 
 
 async def test_balance_is_read(client: KimiClient, emulator: Emulator) -> None:
@@ -134,7 +136,7 @@ async def test_length_finish_is_reported_as_truncated(client: KimiClient) -> Non
 
 
 async def test_no_key_fails_before_any_request(emulator_url: str, emulator: Emulator) -> None:
-    kimi = KimiClient(api_key=None, base_url=emulator_url)
+    kimi = KimiClient(user_agent=USER_AGENT, api_key=None, base_url=emulator_url)
     with pytest.raises(NotConfiguredError, match="MOONSHOT_API_KEY"):
         await kimi.balance(deadline=soon())
     assert emulator.requests == []
@@ -143,7 +145,9 @@ async def test_no_key_fails_before_any_request(emulator_url: str, emulator: Emul
 async def test_wrong_key_is_an_authentication_error_not_retried(
     emulator_url: str, emulator: Emulator
 ) -> None:
-    kimi = KimiClient(api_key=SecretStr("sk-wrong"), base_url=emulator_url, backoff=0.0)
+    kimi = KimiClient(
+        user_agent=USER_AGENT, api_key=SecretStr("sk-wrong"), base_url=emulator_url, backoff=0.0
+    )
     with pytest.raises(AuthenticationError) as caught:
         await kimi.list_models(deadline=soon())
     await kimi.aclose()
@@ -261,7 +265,10 @@ async def test_connection_refused_is_retried_then_reported() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again: nothing listens there
     kimi = KimiClient(
-        api_key=SecretStr(CANARY_KEY), base_url=f"http://127.0.0.1:{port}/v1", backoff=0.0
+        user_agent=USER_AGENT,
+        api_key=SecretStr(CANARY_KEY),
+        base_url=f"http://127.0.0.1:{port}/v1",
+        backoff=0.0,
     )
     with pytest.raises(APIConnectionError, match="connection to Kimi failed"):
         await kimi.list_models(deadline=soon())
@@ -318,7 +325,12 @@ async def test_a_deadline_returns_the_partial_answer_and_closes_the_stream(
 
 
 async def test_concurrent_chats_are_bounded(emulator_url: str, emulator: Emulator) -> None:
-    kimi = KimiClient(api_key=SecretStr(CANARY_KEY), base_url=emulator_url, max_concurrent_chats=2)
+    kimi = KimiClient(
+        user_agent=USER_AGENT,
+        api_key=SecretStr(CANARY_KEY),
+        base_url=emulator_url,
+        max_concurrent_chats=2,
+    )
     emulator.stream_delay = 0.02
 
     async def one() -> None:

@@ -9,15 +9,16 @@ import pytest
 from mcp import Client, MCPError
 from pydantic import SecretStr
 
-from kimi_mcp.client import KimiClient
+from kimi_mcp.ask.fitting import fit, upper_bound
+from kimi_mcp.ask.token_counts import TokenCounter
 from kimi_mcp.config import Settings
-from kimi_mcp.conversations import SqliteStore, Turn, new_conversation
 from kimi_mcp.emulator import Emulator, Fault
 from kimi_mcp.errors import InputError, PermissionDeniedError
-from kimi_mcp.fitting import fit, upper_bound
+from kimi_mcp.kimi.client import KimiClient
 from kimi_mcp.server import build_server
-from kimi_mcp.token_counts import TokenCounter
-from tests.conftest import CANARY_KEY
+from kimi_mcp.store.conversations import Turn, new_conversation
+from kimi_mcp.store.sqlite_conversations import SqliteConversationStore
+from tests.conftest import CANARY_KEY, USER_AGENT
 from tests.test_server import chats, error_text, ok
 
 pytestmark = pytest.mark.anyio
@@ -206,7 +207,7 @@ async def test_a_deleted_conversation_cannot_be_continued_and_says_why(
 async def test_a_conversation_idle_past_its_ttl_expires_with_a_clear_error(
     tmp_path: Path,
 ) -> None:
-    store = SqliteStore(tmp_path / "c.sqlite3", ttl_days=1)
+    store = SqliteConversationStore(tmp_path / "c.sqlite3", ttl_days=1)
     try:
         stale = new_conversation("kimi-k2.6", None)
         fresh = new_conversation("kimi-k2.6", None)
@@ -227,7 +228,7 @@ async def test_a_conversation_idle_past_its_ttl_expires_with_a_clear_error(
 
 
 async def test_expired_conversations_are_purged_from_the_listing(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "c.sqlite3", ttl_days=1)
+    store = SqliteConversationStore(tmp_path / "c.sqlite3", ttl_days=1)
     try:
         stale = new_conversation("kimi-k2.6", None)
         await store.append(stale, [Turn("user", "old")], "kimi-k2.6", [])
@@ -241,7 +242,7 @@ async def test_expired_conversations_are_purged_from_the_listing(tmp_path: Path)
 
 
 async def test_ttl_zero_keeps_conversations_forever(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "c.sqlite3", ttl_days=0)
+    store = SqliteConversationStore(tmp_path / "c.sqlite3", ttl_days=0)
     try:
         old = new_conversation("kimi-k2.6", None)
         await store.append(old, [Turn("user", "ancient")], "kimi-k2.6", [])
@@ -259,7 +260,7 @@ async def test_a_failing_count_is_one_clear_error_and_stops_the_other_counts(
     emulator.inject(
         Fault("error", path=estimate, status=403, error_type="permission_denied_error", times=20)
     )
-    client = KimiClient(api_key=SecretStr(CANARY_KEY), base_url=emulator_url)
+    client = KimiClient(user_agent=USER_AGENT, api_key=SecretStr(CANARY_KEY), base_url=emulator_url)
     messages = [{"role": "user", "content": f"turn {n}"} for n in range(12)]
     try:
         with pytest.raises(PermissionDeniedError):  # itself, not wrapped in an ExceptionGroup

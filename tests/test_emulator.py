@@ -786,7 +786,7 @@ async def test_admin_routes_drive_a_subprocess_emulator(
     assert emu.requests == []
 
 
-# Faults a proxy or a broken upstream produces (emulator_faults) ----------------------------------
+# Faults a proxy or a broken upstream produces (emulator.faults) ----------------------------------
 
 
 async def test_huge_body_is_chunked_without_a_length(

@@ -22,7 +22,6 @@ from mcp import Client
 from mcp.types import CallToolResult, TextContent
 from pydantic import SecretStr
 
-from kimi_mcp.client import KimiClient
 from kimi_mcp.config import load_settings
 from kimi_mcp.emulator import Emulator, Fault, serve_emulator
 from kimi_mcp.errors import (
@@ -30,8 +29,9 @@ from kimi_mcp.errors import (
     APITimeoutError,
     ResponseValidationError,
 )
+from kimi_mcp.kimi.client import KimiClient
 from kimi_mcp.server import build_server
-from tests.conftest import CANARY_KEY
+from tests.conftest import CANARY_KEY, USER_AGENT
 from tests.fault_server import (
     RawServer,
     keep_alive_for,
@@ -65,7 +65,9 @@ async def tools(base_url: str, workdir: Path, **overrides: Any) -> AsyncIterator
 @asynccontextmanager
 async def direct(base_url: str, **options: Any) -> AsyncIterator[KimiClient]:
     options = {"timeout": 2.0} | options
-    kimi = KimiClient(api_key=SecretStr(CANARY_KEY), base_url=base_url, **options)
+    kimi = KimiClient(
+        user_agent=USER_AGENT, api_key=SecretStr(CANARY_KEY), base_url=base_url, **options
+    )
     try:
         yield kimi
     finally:

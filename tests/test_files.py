@@ -7,7 +7,7 @@ import anyio.to_thread
 import pytest
 
 from kimi_mcp.errors import InputError
-from kimi_mcp.files import DenyList, PathGuard, within_client_roots
+from kimi_mcp.local_files.guard import DenyList, PathGuard, within_client_roots
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 
 from kimi_mcp.config import Settings, load_settings
 from kimi_mcp.errors import ConfigError
-from kimi_mcp.http_app import build_http_app, check_binding, resolve_token
+from kimi_mcp.server.http_app import build_http_app, check_binding, resolve_token
 from tests.conftest import CANARY_KEY
 
 TOKEN = "unit-test-token-0123456789abcdef"

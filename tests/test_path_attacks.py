@@ -27,9 +27,9 @@ from pydantic import FileUrl
 from kimi_mcp.config import Settings, load_settings
 from kimi_mcp.emulator import Emulator
 from kimi_mcp.errors import InputError
-from kimi_mcp.files import PathGuard
-from kimi_mcp.roots import ROOTS_TIMEOUT
+from kimi_mcp.local_files.guard import PathGuard
 from kimi_mcp.server import build_server
+from kimi_mcp.server.roots import ROOTS_TIMEOUT
 from tests.conftest import CANARY_KEY
 
 pytestmark = pytest.mark.anyio

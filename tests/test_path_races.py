@@ -22,7 +22,7 @@ from mcp.types import TextContent
 from kimi_mcp.config import Settings, load_settings
 from kimi_mcp.emulator import Emulator
 from kimi_mcp.errors import InputError
-from kimi_mcp.files import PathGuard
+from kimi_mcp.local_files.guard import PathGuard
 from tests.conftest import CANARY_KEY
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]

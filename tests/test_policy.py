@@ -19,7 +19,7 @@ from kimi_mcp.errors import (
     RedirectError,
     ServerError,
 )
-from kimi_mcp.policy import (
+from kimi_mcp.kimi.policy import (
     RETRY_AFTER_CAP,
     RETRY_TIME_CAP,
     error_from_event,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from kimi_mcp.progress import ProgressReporter
-from kimi_mcp.stream import StreamState
+from kimi_mcp.kimi.stream import StreamState
+from kimi_mcp.server.progress import ProgressReporter
 
 pytestmark = pytest.mark.anyio
 

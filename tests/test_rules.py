@@ -3,8 +3,8 @@
 import pytest
 
 from kimi_mcp.errors import InputError
-from kimi_mcp.rules import chat_body, thinks
-from kimi_mcp.types import ModelInfo
+from kimi_mcp.kimi.rules import chat_body, thinks
+from kimi_mcp.kimi.types import ModelInfo
 
 SAMPLING = {"temperature", "top_p", "n", "presence_penalty", "frequency_penalty"}
 

@@ -9,6 +9,7 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult, TextContent
 
+from kimi_mcp import __version__
 from kimi_mcp.config import Settings, load_settings
 from kimi_mcp.emulator import Emulator, Fault
 from kimi_mcp.server import build_server
@@ -371,6 +372,13 @@ async def test_balance_in_usd_on_the_global_region(mcp_client: Client) -> None:
     assert result["available_balance"] == pytest.approx(
         result["cash_balance"] + result["voucher_balance"]
     )
+
+
+async def test_the_server_names_itself_and_its_version_to_kimi(
+    mcp_client: Client, emulator: Emulator
+) -> None:
+    ok(await mcp_client.call_tool("check_balance", {}))
+    assert emulator.requests[-1].headers["user-agent"] == f"kimi-mcp/{__version__}"
 
 
 async def test_balance_in_cny_on_the_china_region(emulator_url: str, workdir: Path) -> None:

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from kimi_mcp.errors import ResponseValidationError
-from kimi_mcp.stream import StreamState
+from kimi_mcp.kimi.stream import StreamState
 
 
 def data(chunk: object) -> str:

@@ -12,13 +12,13 @@ import anyio
 import pytest
 from pydantic import SecretStr
 
-from kimi_mcp.client import KimiClient
-from kimi_mcp.documents import DocumentService
+from kimi_mcp.ask.documents import DocumentService
 from kimi_mcp.emulator import Emulator
 from kimi_mcp.errors import InputError
-from kimi_mcp.files import PathGuard
-from kimi_mcp.ledger import UploadLedger
-from tests.conftest import CANARY_KEY
+from kimi_mcp.kimi.client import KimiClient
+from kimi_mcp.local_files.guard import PathGuard
+from kimi_mcp.store.sqlite_uploads import SqliteUploadLedger
+from tests.conftest import CANARY_KEY, USER_AGENT
 from tests.e2e.load_driver import child, emulator_command
 
 pytestmark = pytest.mark.anyio
@@ -28,7 +28,7 @@ MEMORY_BOUND = 32 * MIB  # case 15: growth during the upload
 
 
 def client_for(url: str, key: str = CANARY_KEY) -> KimiClient:
-    return KimiClient(api_key=SecretStr(key), base_url=url, max_retries=0)
+    return KimiClient(user_agent=USER_AGENT, api_key=SecretStr(key), base_url=url, max_retries=0)
 
 
 async def test_a_file_rewritten_during_its_upload_is_stopped_and_not_stored(
@@ -69,7 +69,7 @@ async def test_case_15_an_upload_streams_from_disk_in_bounded_memory(
     try:
         async with child(emulator_command(CANARY_KEY), env, workdir, "emulator at ") as (url, *_):
             client = client_for(url)
-            ledger = UploadLedger(tmp_path / "uploads.sqlite3")
+            ledger = SqliteUploadLedger(tmp_path / "uploads.sqlite3")
             documents = DocumentService(client, PathGuard([workdir]), ledger)
             tracemalloc.start()
             try:

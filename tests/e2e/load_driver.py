@@ -20,7 +20,7 @@ from anyio.abc import Process
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from kimi_mcp.emulator_catalogue import count_tokens
+from kimi_mcp.emulator.catalogue import count_tokens
 from tests.e2e.conftest import START_TIMEOUT, ServerLog
 
 NONCE = re.compile(r"nonce-[0-9a-f]{16}")

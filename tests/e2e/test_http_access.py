@@ -16,7 +16,7 @@ import anyio
 import httpx2
 import pytest
 
-from kimi_mcp import http_auth
+from kimi_mcp.server import http_auth
 from tests.conftest import CANARY_KEY
 from tests.e2e.conftest import (
     RAW_INITIALIZE,

@@ -1,0 +1,205 @@
+"""ask_kimi's work, apart from MCP: build the messages, fit them, stream the answer, remember it."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from kimi_mcp.ask.catalogue import ModelCatalogue
+from kimi_mcp.ask.documents import DocumentService
+from kimi_mcp.ask.fitting import Fitted, Message, answer_room, fit
+from kimi_mcp.ask.images import (
+    MAX_IMAGE_BYTES,
+    STORED_IMAGE,
+    check_images_total,
+    check_vision,
+    image_mime,
+    image_part,
+    stored_image_id,
+)
+from kimi_mcp.ask.token_counts import TokenCounter
+from kimi_mcp.errors import InputError
+from kimi_mcp.kimi.client import KimiClient, ProgressHook
+from kimi_mcp.kimi.rules import chat_body
+from kimi_mcp.kimi.stream import ChatOutcome, TruncatedReason
+from kimi_mcp.kimi.types import ModelInfo, Usage
+from kimi_mcp.store.conversations import Conversation, ConversationStore, Turn, new_conversation
+
+NO_WINDOW = 1 << 40  # a model that reports no context_length: let Kimi judge the length
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    prompt: str
+    system: str | None = None
+    model: str | None = None
+    thinking: bool | None = None
+    max_tokens: int | None = None
+    json_mode: bool = False
+    prefix: str | None = None
+    deadline: float | None = None
+    conversation_id: str | None = None
+    files: tuple[str, ...] = ()
+    file_ids: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChatAnswer:
+    """What one ask produced, complete or not; the MCP face turns it into the tool's result."""
+
+    answer: str  # with the prefix in front, capped at answer_cap
+    model: str
+    finish_reason: str | None
+    truncated_reason: TruncatedReason | None
+    reasoning: str | None
+    usage: Usage | None
+    conversation_id: str
+    dropped_turns: int
+    file_ids: list[str]
+
+    @property
+    def truncated(self) -> bool:
+        return self.truncated_reason is not None
+
+
+@dataclass(frozen=True)
+class ChatService:
+    client: KimiClient
+    catalogue: ModelCatalogue
+    store: ConversationStore
+    documents: DocumentService
+    default_model: str
+    default_deadline: float
+    answer_cap: int
+    counter: TokenCounter
+
+    async def ask(self, request: ChatRequest, on_progress: ProgressHook | None) -> ChatAnswer:
+        deadline = anyio.current_time() + (request.deadline or self.default_deadline)
+        if request.json_mode and request.prefix:
+            raise InputError(
+                "json_mode and prefix cannot be combined (Kimi rejects partial mode with JSON "
+                "mode); drop one of them."
+            )
+        conversation = None
+        if request.conversation_id:
+            conversation = await self.store.load(request.conversation_id)
+        model_id = request.model or (conversation.model if conversation else self.default_model)
+        model = await self.catalogue.get(model_id, deadline=deadline)
+        file_ids = await self._documents(request, conversation, deadline)
+        documents = [
+            {"role": "system", "content": await self.documents.body(file_id, deadline=deadline)}
+            for file_id in file_ids
+        ]
+        question = await self._question(model, request, deadline)
+        fitted = await self._fit(model, request, conversation, documents, question, deadline)
+        body = chat_body(
+            model,
+            fitted.messages,
+            thinking=request.thinking,
+            max_tokens=request.max_tokens,
+            json_mode=request.json_mode,
+        )
+        outcome = await self.client.stream_chat(body, deadline=deadline, on_progress=on_progress)
+        answer = (request.prefix or "") + outcome.content  # Kimi does not repeat the prefix
+        if conversation is None:
+            conversation = new_conversation(model.id, request.system)
+        turns = [Turn("user", request.prompt)]
+        if answer:  # Kimi rejects empty messages, so an empty partial answer is not kept
+            turns.append(Turn("assistant", answer, outcome.reasoning or None))
+        await self.store.append(conversation, turns, model.id, file_ids)
+        return self._result(outcome, answer, conversation.id, fitted.dropped_turns, file_ids)
+
+    async def _question(self, model: ModelInfo, request: ChatRequest, deadline: float) -> Message:
+        """The user message: plain text, or text plus images as data URLs."""
+        if not request.images:
+            return {"role": "user", "content": request.prompt}
+        check_vision(model)
+        parts: list[dict[str, object]] = [{"type": "text", "text": request.prompt}]
+        inline = 0
+        for image in request.images:
+            if image.startswith(STORED_IMAGE):
+                parts.append(await self._stored_image(image, deadline))
+                continue
+            mime = image_mime(image)
+            local = await self.documents.guard.read(image, max_bytes=MAX_IMAGE_BYTES)
+            inline += len(local.content)
+            check_images_total(inline)
+            parts.append(image_part(mime, local.content))
+        return {"role": "user", "content": parts}
+
+    async def _stored_image(self, url: str, deadline: float) -> dict[str, object]:
+        """An image already on Kimi: checked to be an `image` upload, else Kimi answers 400."""
+        file_id = stored_image_id(url)
+        purpose = (await self.client.file_info(file_id, deadline=deadline)).purpose
+        if purpose != "image":
+            raise InputError(
+                f"{file_id} was uploaded with purpose '{purpose}'; Kimi shows only files "
+                "uploaded with purpose 'image' as images. Upload it again with purpose 'image', "
+                "or pass the local path."
+            )
+        return {"type": "image_url", "image_url": {"url": url}}
+
+    async def _documents(
+        self, request: ChatRequest, conversation: Conversation | None, deadline: float
+    ) -> list[str]:
+        """Earlier documents of the conversation, then the ones named now (each once)."""
+        ids = list(conversation.file_ids) if conversation else []
+        ids += request.file_ids
+        for path in request.files:
+            ids.append(await self.documents.file_id_for(path, deadline=deadline))
+        return list(dict.fromkeys(ids))
+
+    async def _fit(
+        self,
+        model: ModelInfo,
+        request: ChatRequest,
+        conversation: Conversation | None,
+        documents: list[Message],
+        question: Message,
+        deadline: float,
+    ) -> Fitted:
+        system = request.system or (conversation.system if conversation else None)
+        head: list[Message] = [{"role": "system", "content": system}] if system else []
+        head += documents  # the documented pattern: each file's content as a system message
+        history = [_message(turn) for turn in conversation.turns] if conversation else []
+        tail: list[Message] = [question]
+        if request.prefix:
+            tail.append({"role": "assistant", "content": request.prefix, "partial": True})
+        window = model.context_length or NO_WINDOW
+        budget = window - answer_room(window, request.max_tokens)
+
+        async def count_each(messages: list[Message]) -> list[int]:
+            return await self.counter.count_each(model.id, messages, deadline=deadline)
+
+        return await fit(head, history, tail, budget=budget, count_each=count_each)
+
+    def _result(
+        self,
+        outcome: ChatOutcome,
+        answer: str,
+        conversation_id: str,
+        dropped: int,
+        file_ids: list[str],
+    ) -> ChatAnswer:
+        reason = outcome.truncated_reason
+        if len(answer) > self.answer_cap:
+            answer = answer[: self.answer_cap]
+            reason = reason or "size"
+        return ChatAnswer(
+            answer=answer,
+            model=outcome.model,
+            finish_reason=outcome.finish_reason,
+            truncated_reason=reason,
+            reasoning=outcome.reasoning or None,
+            usage=outcome.usage,
+            conversation_id=conversation_id,
+            dropped_turns=dropped,
+            file_ids=file_ids,
+        )
+
+
+def _message(turn: Turn) -> dict[str, Any]:
+    # reasoning_content is stored with every assistant turn; Kimi requires it back only on
+    # tool-call turns in thinking mode (kimi-api.md 2.2), which ask_kimi never produces.
+    return {"role": turn.role, "content": turn.content}

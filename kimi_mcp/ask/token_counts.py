@@ -1,0 +1,69 @@
+"""Kimi's token count of each message, cached by content: a stored turn is counted once.
+
+Fitting a long conversation needs exact counts, but asking Kimi to count the whole history on
+every call would send it all again each time. Counting message by message lets a count be
+reused for as long as the message stays in the history (and across conversations that share a
+system prompt or a document). The sum of per-message counts is never below Kimi's count of the
+whole list (each count carries the per-message framing), so fitting with it is safe.
+"""
+
+import hashlib
+import json
+from collections import OrderedDict
+from typing import Any
+
+import anyio
+import anyio.abc
+
+from kimi_mcp.kimi.client import KimiClient
+
+Message = dict[str, Any]
+CACHE_SIZE = 8192  # message counts kept; about 1 MB
+CONCURRENCY = 4  # counts asked at once: Kimi's lowest tiers allow few requests in flight
+
+
+class TokenCounter:
+    def __init__(self, client: KimiClient, *, size: int = CACHE_SIZE) -> None:
+        self._client = client
+        self._size = size
+        self._cache: OrderedDict[str, int] = OrderedDict()
+        self._limit = anyio.CapacityLimiter(CONCURRENCY)
+
+    async def count_each(
+        self, model: str, messages: list[Message], *, deadline: float
+    ) -> list[int]:
+        keys = [_key(model, message) for message in messages]
+        counts = {key: self._cache[key] for key in keys if key in self._cache}
+        for key in counts:
+            self._cache.move_to_end(key)
+        missing = {key: m for key, m in zip(keys, messages, strict=True) if key not in counts}
+        errors: list[Exception] = []
+
+        async def count(key: str, message: Message, group: anyio.abc.TaskGroup) -> None:
+            async with self._limit:
+                try:
+                    counts[key] = await self._client.estimate_tokens(
+                        model, [message], deadline=deadline
+                    )
+                except Exception as exc:  # raised whole below: a task group would wrap it
+                    errors.append(exc)
+                    group.cancel_scope.cancel()  # the other counts are moot now
+
+        async with anyio.create_task_group() as group:
+            for key, message in missing.items():
+                group.start_soon(count, key, message, group)
+        if errors:
+            raise errors[0]
+        for key in missing:
+            self._remember(key, counts[key])
+        return [counts[key] for key in keys]
+
+    def _remember(self, key: str, tokens: int) -> None:
+        self._cache[key] = tokens
+        if len(self._cache) > self._size:
+            self._cache.popitem(last=False)
+
+
+def _key(model: str, message: Message) -> str:
+    encoded = json.dumps([model, message], sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(encoded).hexdigest()

@@ -1,0 +1,107 @@
+"""One streamed chat completion: a chat slot, retries until the first text, and the partial
+answer when the deadline passes or the stream is cut."""
+
+from typing import Any
+
+import anyio
+import httpx2
+
+from kimi_mcp.errors import APIConnectionError, APIError, APIStatusError, APITimeoutError
+from kimi_mcp.kimi.connection import Connection
+from kimi_mcp.kimi.retries import Retries, not_sent
+from kimi_mcp.kimi.stream import ChatOutcome, StreamState, TruncatedReason
+from kimi_mcp.kimi.upstream import ProgressHook, read_capped, read_events
+
+CHAT_PATH = "/chat/completions"
+
+
+class ChatStreamer:
+    """Streams chats through `connection`, at most `max_concurrent_chats` at once."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        max_concurrent_chats: int,
+        content_idle: float,
+        max_stream_chars: int,
+    ) -> None:
+        self._connection = connection
+        self._slots = anyio.Semaphore(max_concurrent_chats)
+        self._content_idle = content_idle
+        self._max_stream_chars = max_stream_chars
+
+    async def stream(
+        self, body: dict[str, Any], *, deadline: float, on_progress: ProgressHook | None
+    ) -> ChatOutcome:
+        http = self._connection.http
+        acquired = False
+        # Waiting for a slot counts toward the deadline (Tier0 allows one chat at a time).
+        with anyio.move_on_after(max(0.0, deadline - anyio.current_time())):
+            await self._slots.acquire()
+            acquired = True
+        if not acquired:
+            raise APITimeoutError(
+                "Every chat slot (max_concurrent_chats) stayed busy until the deadline; "
+                "try again when other calls have finished."
+            )
+        try:
+            return await self._with_retries(http, body, deadline, on_progress)
+        finally:
+            self._slots.release()
+
+    async def _with_retries(
+        self,
+        http: httpx2.AsyncClient,
+        body: dict[str, Any],
+        deadline: float,
+        on_progress: ProgressHook | None,
+    ) -> ChatOutcome:
+        retries: Retries = self._connection.retries(deadline)
+        while True:
+            state = StreamState(
+                model=str(body.get("model", "")),
+                secrets=self._connection.secrets,
+                max_chars=self._max_stream_chars,
+            )
+            try:
+                return await self._until_deadline(http, body, state, deadline, on_progress)
+            except APIError as error:
+                if state.produced_text:  # never retried: the text went out (and was billed)
+                    if isinstance(error, APIStatusError):  # Kimi said why: say it too
+                        raise retries.marked(error) from None
+                    return state.outcome("stream_cut")
+                await retries.wait_or_raise(error, sent=not not_sent(error))
+
+    async def _until_deadline(
+        self,
+        http: httpx2.AsyncClient,
+        body: dict[str, Any],
+        state: StreamState,
+        deadline: float,
+        on_progress: ProgressHook | None,
+    ) -> ChatOutcome:
+        with anyio.move_on_after(max(0.0, deadline - anyio.current_time())) as scope:
+            cut = await self._read(http, {**body, "stream": True}, state, on_progress)
+        return state.outcome("deadline" if scope.cancelled_caught else cut)
+
+    async def _read(
+        self,
+        http: httpx2.AsyncClient,
+        body: dict[str, Any],
+        state: StreamState,
+        on_progress: ProgressHook | None,
+    ) -> TruncatedReason | None:
+        connection = self._connection
+        try:
+            async with http.stream("POST", CHAT_PATH, json=body) as response:
+                if not response.is_success:
+                    error_body = await read_capped(response)
+                    raise connection.status_error(
+                        response.status_code, response.headers, error_body
+                    )
+                return await read_events(response, state, self._content_idle, on_progress)
+        except httpx2.TimeoutException as exc:
+            raise connection.connection_error(APITimeoutError, "POST", CHAT_PATH, exc) from exc
+        except httpx2.TransportError as exc:
+            raise connection.connection_error(APIConnectionError, "POST", CHAT_PATH, exc) from exc

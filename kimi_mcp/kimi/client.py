@@ -1,0 +1,136 @@
+"""KimiClient: one short method per endpoint of the Kimi Open Platform API.
+
+The mechanics live beside it: `connection` sends a request with retries, `chat_stream` streams a
+chat; both raise only KimiError subclasses, with the key redacted.
+"""
+
+from typing import Any, Protocol, TypeVar
+
+import httpx2
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from kimi_mcp.errors import ResponseValidationError
+from kimi_mcp.kimi.chat_stream import ChatStreamer
+from kimi_mcp.kimi.connection import Connection
+from kimi_mcp.kimi.stream import MAX_STREAM_CHARS, ChatOutcome
+from kimi_mcp.kimi.types import (
+    BalanceBody,
+    BalanceData,
+    DeletedFile,
+    FileList,
+    FileObject,
+    ModelInfo,
+    ModelList,
+    TokenCountBody,
+)
+from kimi_mcp.kimi.upstream import ProgressHook
+
+# Seconds a stream may go without a data event (`: ping` comments keep `read` from firing).
+CONTENT_IDLE = 90.0
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+__all__ = ["BinaryReader", "KimiClient", "ProgressHook"]
+
+
+class BinaryReader(Protocol):
+    """What a streamed upload body reads from (httpx2 rewinds it before each attempt)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+    def tell(self) -> int: ...
+
+
+class KimiClient:
+    """Async client for the Kimi Open Platform API; raises only KimiError subclasses."""
+
+    def __init__(
+        self,
+        *,
+        api_key: SecretStr | None,
+        base_url: str,
+        user_agent: str,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+        max_concurrent_chats: int = 4,
+        backoff: float = 0.5,
+        content_idle: float = CONTENT_IDLE,
+        max_stream_chars: int = MAX_STREAM_CHARS,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._connection = Connection(
+            api_key=api_key,
+            base_url=base_url,
+            user_agent=user_agent,
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff=backoff,
+            transport=transport,
+        )
+        self._send = self._connection.send
+        self._chats = ChatStreamer(
+            self._connection,
+            max_concurrent_chats=max_concurrent_chats,
+            content_idle=content_idle,
+            max_stream_chars=max_stream_chars,
+        )
+
+    async def aclose(self) -> None:
+        await self._connection.aclose()
+
+    async def list_models(self, *, deadline: float) -> list[ModelInfo]:
+        response = await self._send("GET", "/models", deadline=deadline)
+        return _parse(ModelList, response).data
+
+    async def balance(self, *, deadline: float) -> BalanceData:
+        response = await self._send("GET", "/users/me/balance", deadline=deadline)
+        return _parse(BalanceBody, response).data
+
+    async def estimate_tokens(
+        self, model: str, messages: list[dict[str, Any]], *, deadline: float
+    ) -> int:
+        body = {"model": model, "messages": messages}
+        response = await self._send(
+            "POST", "/tokenizers/estimate-token-count", json=body, deadline=deadline
+        )
+        return _parse(TokenCountBody, response).data.total_tokens
+
+    async def upload_file(
+        self, filename: str, content: bytes | BinaryReader, purpose: str, *, deadline: float
+    ) -> FileObject:
+        """`content` may be a reader (read, seek, tell): the body is then streamed from it."""
+        files = {"file": (filename, content)}
+        response = await self._send(
+            "POST", "/files", files=files, data={"purpose": purpose}, deadline=deadline
+        )
+        return _parse(FileObject, response)
+
+    async def list_files(self, *, deadline: float) -> list[FileObject]:
+        return _parse(FileList, await self._send("GET", "/files", deadline=deadline)).data
+
+    async def file_info(self, file_id: str, *, deadline: float) -> FileObject:
+        return _parse(FileObject, await self._send("GET", f"/files/{file_id}", deadline=deadline))
+
+    async def delete_file(self, file_id: str, *, deadline: float) -> DeletedFile:
+        response = await self._send("DELETE", f"/files/{file_id}", deadline=deadline)
+        return _parse(DeletedFile, response)
+
+    async def file_content(self, file_id: str, *, deadline: float) -> str:
+        response = await self._send("GET", f"/files/{file_id}/content", deadline=deadline)
+        return response.content.decode("utf-8", errors="replace")
+
+    async def stream_chat(
+        self, body: dict[str, Any], *, deadline: float, on_progress: ProgressHook | None = None
+    ) -> ChatOutcome:
+        """Stream one chat completion; a deadline or a cut stream returns the partial answer."""
+        return await self._chats.stream(body, deadline=deadline, on_progress=on_progress)
+
+
+def _parse(model: type[ModelT], response: httpx2.Response) -> ModelT:
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError:
+        raise ResponseValidationError(
+            f"Unexpected response from Kimi (status {response.status_code}) to "
+            f"{response.request.url.path}: not the documented shape; the API may have changed "
+            "or a proxy answered. Retrying will not help."
+        ) from None

@@ -1,0 +1,117 @@
+"""The HTTP side of KimiClient: one lazy httpx2.AsyncClient, one request sent with retries, and
+errors that never carry the key."""
+
+from typing import Any
+
+import anyio
+import httpx2
+from pydantic import SecretStr
+
+from kimi_mcp.errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    NotConfiguredError,
+)
+from kimi_mcp.kimi.policy import error_from_response
+from kimi_mcp.kimi.retries import Retries, may_have_acted
+from kimi_mcp.kimi.upstream import LIMITS, connection_error, read_capped, timeouts
+
+
+class Connection:
+    """The account's connection to Kimi: the key, the base URL and the retry budget."""
+
+    def __init__(
+        self,
+        *,
+        api_key: SecretStr | None,
+        base_url: str,
+        user_agent: str,
+        timeout: float,
+        max_retries: int,
+        backoff: float,
+        transport: httpx2.AsyncBaseTransport | None,
+    ) -> None:
+        self._api_key = api_key
+        self._base_url = base_url.rstrip("/")
+        self._user_agent = user_agent
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._backoff = backoff
+        self._transport = transport
+        self._client: httpx2.AsyncClient | None = None
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    @property
+    def http(self) -> httpx2.AsyncClient:
+        # Created on first use: building an AsyncClient costs ~38 ms and ~3 MiB at start-up.
+        if self._api_key is None:
+            raise NotConfiguredError()
+        if self._client is None:
+            self._client = httpx2.AsyncClient(
+                base_url=self._base_url,
+                headers={
+                    "Authorization": f"Bearer {self._api_key.get_secret_value()}",
+                    "User-Agent": self._user_agent,
+                },
+                timeout=timeouts(self._timeout),
+                limits=LIMITS,
+                follow_redirects=False,
+                transport=self._transport,
+            )
+        return self._client
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What every error text is redacted of."""
+        return (self._api_key.get_secret_value(),) if self._api_key else ()
+
+    def retries(self, deadline: float) -> Retries:
+        return Retries(max_retries=self._max_retries, backoff=self._backoff, deadline=deadline)
+
+    def status_error(self, status: int, headers: httpx2.Headers, body: bytes) -> APIStatusError:
+        return error_from_response(status, headers, body, secrets=self.secrets)
+
+    def connection_error(
+        self, cls: type[APIConnectionError], method: str, path: str, exc: Exception
+    ) -> APIConnectionError:
+        return connection_error(cls, method, path, exc, self.secrets)
+
+    async def send(
+        self, method: str, path: str, *, deadline: float, **kwargs: Any
+    ) -> httpx2.Response:
+        """One request with retries, all inside the absolute `deadline` (anyio clock)."""
+        http = self.http
+        retries = self.retries(deadline)
+        while True:
+            try:
+                with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
+                    return await self._attempt(http, method, path, kwargs)
+            except TimeoutError:
+                raise APITimeoutError(
+                    f"Kimi did not answer {method} {path} before the deadline; try again later."
+                ) from None
+            except APIError as error:
+                await retries.wait_or_raise(error, sent=may_have_acted(method, error))
+
+    async def _attempt(
+        self, http: httpx2.AsyncClient, method: str, path: str, kwargs: dict[str, Any]
+    ) -> httpx2.Response:
+        try:
+            async with http.stream(method, path, **kwargs) as response:
+                body = await read_capped(response)
+        except httpx2.TimeoutException as exc:  # before TransportError: it is a subclass
+            raise self.connection_error(APITimeoutError, method, path, exc) from exc
+        except httpx2.TransportError as exc:
+            raise self.connection_error(APIConnectionError, method, path, exc) from exc
+        if not response.is_success:
+            raise self.status_error(response.status_code, response.headers, body)
+        # A fresh Response around the capped body: the streamed one is closed and unread.
+        return httpx2.Response(
+            response.status_code, headers=response.headers, content=body, request=response.request
+        )

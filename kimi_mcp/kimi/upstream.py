@@ -1,0 +1,146 @@
+"""HTTP mechanics under KimiClient: phase timeouts, pool limits, size-capped bodies, SSE lines."""
+
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import anyio
+import httpx2
+
+from kimi_mcp.errors import APIConnectionError, APITimeoutError, ResponseValidationError
+from kimi_mcp.kimi.policy import redact
+from kimi_mcp.kimi.stream import StreamState, TruncatedReason
+
+ProgressHook = Callable[[StreamState], Awaitable[None]]
+
+# Per phase (reliability.md 5.4); `read` is the `timeout` setting. The deadline bounds them all:
+# `read` alone cannot stop a server that drips one byte at a time.
+CONNECT_TIMEOUT = 5.0
+WRITE_TIMEOUT = 30.0
+POOL_TIMEOUT = 10.0
+LIMITS = httpx2.Limits(max_connections=20, max_keepalive_connections=10)
+# JSON answers are a few KiB (a full model list is ~10 KiB; file content is the largest);
+# anything bigger is a broken upstream, read no further than this.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+# Exceptions raised before any byte of the request left: always safe to try again.
+NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def timeouts(read: float) -> httpx2.Timeout:
+    return httpx2.Timeout(
+        connect=CONNECT_TIMEOUT, read=read, write=WRITE_TIMEOUT, pool=POOL_TIMEOUT
+    )
+
+
+def connection_error(
+    cls: type[APIConnectionError], method: str, path: str, exc: Exception, secrets: tuple[str, ...]
+) -> APIConnectionError:
+    """The error for a failed exchange, saying whether the request may have reached Kimi."""
+    what = "timed out" if cls is APITimeoutError else "failed"
+    detail = redact(f"{type(exc).__name__}: {exc}", secrets)[:200]
+    not_sent = isinstance(exc, NOT_SENT)
+    advice = "Check the network or base_url; retrying later may help."
+    if method == "POST" and path == "/files" and not not_sent:
+        # The body left: Kimi may hold the file already, and it caps an account at 1000 files.
+        advice = "The upload may have reached Kimi: call list_files before uploading again."
+    message = f"The connection to Kimi {what} ({method} {path}; {detail}). {advice}"
+    return cls(message, not_sent=not_sent)
+
+
+def too_large(path: str, cap: int) -> ResponseValidationError:
+    return ResponseValidationError(
+        f"Kimi's answer to {path} was larger than {cap // (1024 * 1024)} MiB, so kimi-mcp "
+        "stopped reading it; the upstream is misbehaving. Retrying will not help."
+    )
+
+
+async def read_capped(response: httpx2.Response, cap: int = MAX_BODY_BYTES) -> bytes:
+    """The (decoded) body, refused as soon as it passes `cap` bytes: memory stays bounded."""
+    path = response.request.url.path
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise too_large(path, cap)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise too_large(path, cap)
+            chunks.append(chunk)
+    except httpx2.DecodingError:  # e.g. `Content-Encoding: gzip` over garbage
+        raise _undecodable(response) from None
+    return b"".join(chunks)
+
+
+async def _decoded(response: httpx2.Response) -> AsyncIterator[str]:
+    try:
+        async for text in response.aiter_text():
+            yield text
+    except httpx2.DecodingError:
+        raise _undecodable(response) from None
+
+
+def _undecodable(response: httpx2.Response) -> ResponseValidationError:
+    return ResponseValidationError(
+        f"Unexpected response from Kimi (status {response.status_code}) to "
+        f"{response.request.url.path}: its body could not be decoded. Retrying will not help."
+    )
+
+
+async def sse_lines(response: httpx2.Response, cap: int) -> AsyncIterator[str]:
+    """Lines split at CRLF, LF or CR (the SSE rule); a line longer than `cap` is refused."""
+    pending = ""
+    async for text in _decoded(response):
+        pending += text
+        # A CR at the end may be the first half of a CRLF: keep it until the next piece, or a
+        # multi-line event would be cut in two by a false blank line.
+        held = "\r" if pending.endswith("\r") else ""
+        *lines, pending = _LINE_BREAK.split(pending[: len(pending) - len(held)])
+        pending += held
+        for line in lines:
+            yield line
+        if len(pending) > cap:
+            raise too_large(response.request.url.path, cap)
+    if pending.rstrip("\r"):
+        yield pending.rstrip("\r")
+
+
+async def read_events(
+    response: httpx2.Response,
+    state: StreamState,
+    idle: float,
+    on_progress: ProgressHook | None,
+) -> TruncatedReason | None:
+    """Feed the SSE lines to `state`; "size" when the cap stops reading early.
+
+    A watchdog fails the stream after `idle` seconds without a data event: `: ping` comments
+    keep the read timeout from firing on a stream that produces nothing.
+    """
+    with anyio.CancelScope(deadline=anyio.current_time() + idle) as watchdog:
+        async for line in sse_lines(response, state.max_chars):
+            if state.done:
+                # Read on to the end of the body (normally nothing) so the connection goes
+                # back to the pool; anything more is ignored.
+                if line:
+                    break
+                continue
+            events = state.events
+            state.feed_line(line)
+            if state.events != events:  # a data event, not a ping: the stream is alive
+                watchdog.deadline = anyio.current_time() + idle
+            if state.full:
+                return "size"
+            if on_progress is not None and line:
+                await on_progress(state)
+    if watchdog.cancelled_caught:
+        raise APITimeoutError(
+            f"Kimi's stream sent no content for {idle:g} s (only keep-alive pings); it looks "
+            "stuck. Retrying later may help."
+        )
+    if not state.events and not state.pending:  # e.g. an HTML page or a JSON body with 200
+        raise ResponseValidationError(
+            f"Unexpected response from Kimi (status {response.status_code}) to "
+            f"{response.request.url.path}: not an event stream. Retrying will not help."
+        )
+    return None

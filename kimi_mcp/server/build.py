@@ -1,0 +1,140 @@
+"""The MCP server: its services built from the settings, its ten tools, and KimiErrors turned into
+ToolErrors in one place."""
+
+import functools
+import logging
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import ParamSpec, TypeVar
+
+import httpx2
+from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+from kimi_mcp import __version__
+from kimi_mcp.ask.catalogue import ModelCatalogue
+from kimi_mcp.ask.chat import ChatService
+from kimi_mcp.ask.documents import DocumentService
+from kimi_mcp.ask.token_counts import TokenCounter
+from kimi_mcp.config import Settings, default_config_path
+from kimi_mcp.errors import KimiError
+from kimi_mcp.kimi.client import KimiClient
+from kimi_mcp.kimi.policy import redact
+from kimi_mcp.local_files.guard import PathGuard
+from kimi_mcp.server.app_context import AppContext
+from kimi_mcp.server.arguments import UnknownArgumentGuard, declared_arguments
+from kimi_mcp.server.resources import register_conversation_resources
+from kimi_mcp.server.tools import TOOLS
+from kimi_mcp.store.sqlite_conversations import SqliteConversationStore
+from kimi_mcp.store.sqlite_uploads import SqliteUploadLedger
+
+log = logging.getLogger(__name__)
+
+INSTRUCTIONS = (
+    "Tools for Moonshot's Kimi models. Use ask_kimi for a second opinion or to have Kimi read "
+    "long documents (upload them first, or pass local paths) without spending your own context. "
+    "Results say when an answer is truncated; never present a truncated answer as complete."
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _reported(fn: Callable[P, Awaitable[R]], secrets: tuple[str, ...]) -> Callable[P, Awaitable[R]]:
+    """Turn KimiErrors into ToolErrors: the only way their message reaches the model (mcp 2.3).
+
+    Anything else is a bug of ours: it is logged and reported with the key redacted, because an
+    exception's text (a library's, say, that quotes the request) is not ours to trust.
+    """
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except KimiError as exc:
+            log.info("%s failed: %s", fn.__name__, exc)
+            raise ToolError(str(exc)) from None
+        except ToolError:
+            raise
+        except Exception as exc:
+            trace = redact("".join(traceback.format_exception(exc)), secrets)
+            log.error("%s crashed (a kimi-mcp bug; please report it):\n%s", fn.__name__, trace)
+            detail = redact(f"{type(exc).__name__}: {exc}", secrets)[:300]
+            raise ToolError(
+                f"kimi-mcp failed unexpectedly in {fn.__name__} ({detail}). Try again; if it "
+                "keeps failing, report it with the server's log."
+            ) from None
+
+    return wrapper
+
+
+def build_server(
+    settings: Settings,
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    inbound_token: str | None = None,
+) -> MCPServer[AppContext]:
+    """The kimi MCP server; `transport` is the test seam for the upstream HTTP traffic, and
+    `inbound_token` the HTTP bearer in use (generated ones are not in `settings`)."""
+    store = SqliteConversationStore(  # no disk work until used
+        settings.data_dir / "conversations.sqlite3", ttl_days=settings.conversation_ttl_days
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
+        client = KimiClient(
+            api_key=settings.api_key,
+            base_url=settings.api_base_url,
+            user_agent=f"kimi-mcp/{__version__}",
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+            max_concurrent_chats=settings.max_concurrent_chats,
+            transport=transport,
+        )
+        catalogue = ModelCatalogue(client)
+        ledger = SqliteUploadLedger(settings.data_dir / "uploads.sqlite3")
+        documents = DocumentService(client, guard_for(settings), ledger)
+        chat = ChatService(
+            client,
+            catalogue,
+            store,
+            documents,
+            settings.default_model,
+            settings.deadline,
+            settings.answer_cap,
+            TokenCounter(client),
+        )
+        try:
+            yield AppContext(settings, client, catalogue, chat, documents)
+        finally:
+            await client.aclose()
+            store.close()
+            ledger.close()
+
+    guard = UnknownArgumentGuard((fn.__name__, declared_arguments(fn)) for fn, _, _ in TOOLS)
+    server = MCPServer[AppContext](
+        "kimi",
+        middleware=[guard],
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        log_level=settings.log_level,
+    )
+    configured = [key.get_secret_value() for key in (settings.api_key, settings.auth_token) if key]
+    secrets = tuple(secret for secret in (*configured, inbound_token) if secret)
+    for fn, title, annotations in TOOLS:
+        tool = _reported(fn, secrets)
+        server.add_tool(tool, title=title, annotations=annotations, structured_output=True)
+    register_conversation_resources(server, store)
+    return server
+
+
+def guard_for(settings: Settings) -> PathGuard:
+    """The guard a server built from `settings` uses: its own config and data stay private."""
+    config = settings.config.expanduser() if settings.config else default_config_path()
+    return PathGuard(
+        settings.allowed_dirs,
+        deny_names=settings.deny_names,
+        protected=[config, settings.data_dir.expanduser()],
+    )

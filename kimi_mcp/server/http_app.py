@@ -1,0 +1,166 @@
+"""Streamable HTTP: the SDK app at /mcp behind Host/Origin and bearer checks, plus /healthz."""
+
+import ipaddress
+import logging
+import socket
+import sys
+
+import uvicorn
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from kimi_mcp.config import Settings
+from kimi_mcp.errors import ConfigError
+from kimi_mcp.server import build_server
+from kimi_mcp.server.http_auth import (
+    MIN_TOKEN_CHARS,
+    BearerAuth,
+    HostOriginGuard,
+    generate_token,
+    token_problem,
+)
+
+log = logging.getLogger(__name__)
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+OPEN_PATHS = ("/healthz",)  # load balancers probe it without a token or a known Host
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def security_for(settings: Settings) -> TransportSecuritySettings:
+    """DNS-rebinding protection: only loopback Host and Origin values unless configured."""
+    hosts = settings.allowed_hosts or [f"{name}:*" for name in LOOPBACK_NAMES]
+    origins = settings.allowed_origins or [f"http://{name}:*" for name in LOOPBACK_NAMES]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+    )
+
+
+async def healthz(_: Request) -> Response:
+    """Liveness only: no version, no settings, nothing about the upstream."""
+    return JSONResponse({"status": "ok"})
+
+
+def build_http_app(settings: Settings, token: str) -> Starlette:
+    """The SDK app plus /healthz, wrapped (outermost first) in the Host/Origin guard and auth."""
+    security = security_for(settings)
+    app = build_server(settings, inbound_token=token).streamable_http_app(
+        streamable_http_path="/mcp", transport_security=security, host=settings.host
+    )
+    app.add_route("/healthz", healthz, methods=["GET"])
+    # add_middleware puts the last one added outermost: see http_auth for why the guard is.
+    app.add_middleware(BearerAuth, token=token, open_paths=OPEN_PATHS)
+    app.add_middleware(HostOriginGuard, security=security, open_paths=OPEN_PATHS)
+    return app
+
+
+def resolve_token(settings: Settings) -> tuple[str, bool]:
+    """The inbound bearer token and whether it was generated for this run.
+
+    Raises:
+        ConfigError: the configured token is unusable or equals the Kimi API key.
+    """
+    if settings.auth_token is None:
+        return generate_token(), True
+    token = settings.auth_token.get_secret_value()
+    problem = token_problem(token)
+    if problem is not None:
+        raise ConfigError(f"{problem} (KIMI_MCP_AUTH_TOKEN)")
+    if settings.api_key is not None and token == settings.api_key.get_secret_value():
+        # Clients would hold the Kimi key itself, and it would sit in their config files.
+        raise ConfigError(
+            "auth_token (KIMI_MCP_AUTH_TOKEN) must not be the Kimi API key: "
+            "choose a separate random token, e.g. python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'"
+        )
+    if len(token) < MIN_TOKEN_CHARS:
+        log.warning("auth_token is shorter than %d characters: easy to guess", MIN_TOKEN_CHARS)
+    return token, False
+
+
+def check_binding(settings: Settings, generated: bool) -> None:
+    """Loopback is always fine; beyond it, only with a configured token and Host allow-list.
+
+    Raises:
+        ConfigError: a non-loopback host without KIMI_MCP_AUTH_TOKEN or KIMI_MCP_ALLOWED_HOSTS.
+    """
+    if is_loopback(settings.host):
+        return
+    if generated:
+        raise ConfigError(
+            f"refusing to serve on {settings.host} (beyond loopback) without a configured token: "
+            "set KIMI_MCP_AUTH_TOKEN (and KIMI_MCP_ALLOWED_HOSTS), or serve on 127.0.0.1"
+        )
+    if not settings.allowed_hosts:
+        # The loopback default would refuse every remote client, and no list at all would
+        # reopen DNS rebinding: the names clients use must be spelled out.
+        raise ConfigError(
+            f"refusing to serve on {settings.host} without KIMI_MCP_ALLOWED_HOSTS: list the "
+            "Host values clients will send, e.g. KIMI_MCP_ALLOWED_HOSTS=kimi.example.lan:8765"
+        )
+    log.warning(
+        "serving on %s, beyond loopback: anyone who can reach this port and holds the token can "
+        "spend your Kimi credit, and plain HTTP shows the token to the network; put a TLS "
+        "reverse proxy in front",
+        settings.host,
+    )
+
+
+def _announce_token(token: str) -> None:
+    # Printed once, before the "serving" line, so whoever started the server can copy it.
+    sys.stderr.write(
+        f"kimi-mcp: bearer token for this run: {token}\n"
+        "kimi-mcp: clients send it as 'Authorization: Bearer <token>'; set KIMI_MCP_AUTH_TOKEN "
+        "to keep one token across restarts\n"
+    )
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio then sets TCP_NODELAY (else ~40 ms per keep-alive request).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve_http(settings: Settings) -> None:
+    token, generated = resolve_token(settings)
+    check_binding(settings, generated)
+    app = build_http_app(settings, token)
+    sock = _bind(settings.host, settings.port)
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+        # h11 explicitly (httptools, if installed, has other limits): a request head over
+        # 16 KiB is answered 400 and the connection closed.
+        http="h11",
+        h11_max_incomplete_event_size=16 * 1024,
+        ws="none",  # no WebSocket route exists; an upgrade request is served as plain HTTP
+        server_header=False,  # nothing about the stack to anyone who can reach the port
+    )
+    if generated:
+        _announce_token(token)
+    # The real port (the setting may be 0) on stderr, for people and for the tests.
+    sys.stderr.write(f"kimi-mcp: serving MCP at http://{settings.host}:{port}/mcp\n")
+    sys.stderr.flush()
+    await uvicorn.Server(config).serve(sockets=[sock])

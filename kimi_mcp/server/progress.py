@@ -1,0 +1,78 @@
+"""Progress for long chats: at most every 0.5 s, at least every 2 s, saying the phase and tokens.
+
+Clients that reset their request timeout on progress (Claude Code, the SDK) keep waiting as long
+as these arrive, so a silent upstream (a model thinking before its first byte) still gets a beat.
+"""
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import anyio
+
+from kimi_mcp.kimi.stream import StreamState
+
+log = logging.getLogger(__name__)
+
+MIN_INTERVAL = 0.5
+# Contract: a beat at least every 2 s; 1.5 s leaves room for scheduling and transport delay.
+MAX_INTERVAL = 1.5
+
+SendProgress = Callable[[float, str], Awaitable[None]]
+
+
+class ProgressReporter:
+    def __init__(
+        self,
+        send: SendProgress,
+        *,
+        min_interval: float = MIN_INTERVAL,
+        max_interval: float = MAX_INTERVAL,
+    ) -> None:
+        self._send = send
+        self._min = min_interval
+        self._max = max_interval
+        self._started = anyio.current_time()
+        self._last_sent = self._started
+        self._state: StreamState | None = None
+
+    async def update(self, state: StreamState) -> None:
+        """Called for every stream line; sends only when MIN_INTERVAL has passed."""
+        self._state = state
+        if anyio.current_time() - self._last_sent >= self._min:
+            await self._emit()
+
+    async def _emit(self) -> None:
+        now = anyio.current_time()
+        self._last_sent = now
+        state = self._state
+        phase = state.phase if state else "waiting"
+        tokens = state.deltas if state else 0
+        elapsed = now - self._started
+        message = f"{phase}: ~{tokens} tokens so far ({elapsed:.0f}s)"
+        # Elapsed seconds as the progress value: it must increase with every notification.
+        try:
+            await self._send(round(elapsed, 3), message)
+        except Exception as exc:  # best effort: a client gone deaf must not cost the answer
+            log.debug("progress not sent: %s: %s", type(exc).__name__, exc)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await anyio.sleep(max(0.0, self._last_sent + self._max - anyio.current_time()))
+            if anyio.current_time() - self._last_sent >= self._max:
+                await self._emit()
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator["ProgressReporter"]:
+        """Heartbeats while the body runs; the body's own error leaves unwrapped (no group)."""
+        failure: Exception | None = None
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._heartbeat)
+            try:
+                yield self
+            except Exception as exc:
+                failure = exc
+            finally:
+                group.cancel_scope.cancel()
+        if failure is not None:
+            raise failure

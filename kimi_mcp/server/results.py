@@ -1,0 +1,135 @@
+"""Structured tool results: each becomes a tool's outputSchema and its structuredContent."""
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from kimi_mcp.ask.chat import ChatAnswer
+from kimi_mcp.kimi.stream import TruncatedReason
+
+
+class UsageResult(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    cached_tokens: int = Field(description="Prompt tokens served from Kimi's cache (cheaper).")
+
+
+class ChatResult(BaseModel):
+    answer: str = Field(description="Kimi's answer (with the prefix in front when one was given).")
+    model: str
+    finish_reason: str | None = Field(
+        description="Kimi's finish_reason; null if the stream was cut."
+    )
+    truncated: bool = Field(
+        description="True when the answer is incomplete: never treat it as final."
+    )
+    truncated_reason: TruncatedReason | None = Field(
+        description="length: hit max_tokens; deadline: the call's deadline passed; stream_cut: "
+        "the stream ended early; size: answer capped (the whole answer is kept in "
+        "kimi://conversations/{id}); content_filter: moderation stopped it."
+    )
+    reasoning: str | None = Field(description="The model's thinking, when it thought.")
+    usage: UsageResult | None = Field(description="Token usage as Kimi reported it; null if cut.")
+    conversation_id: str = Field(description="Pass back to continue this conversation.")
+    dropped_turns: int = Field(description="Oldest messages left out to fit the model's window.")
+    file_ids: list[str] = Field(description="Documents Kimi read for this answer.")
+
+    @classmethod
+    def of(cls, answer: ChatAnswer) -> "ChatResult":
+        usage = answer.usage
+        return cls(
+            answer=answer.answer,
+            model=answer.model,
+            finish_reason=answer.finish_reason,
+            truncated=answer.truncated,
+            truncated_reason=answer.truncated_reason,
+            reasoning=answer.reasoning,
+            usage=UsageResult(**usage.model_dump()) if usage else None,
+            conversation_id=answer.conversation_id,
+            dropped_turns=answer.dropped_turns,
+            file_ids=answer.file_ids,
+        )
+
+
+class ModelEntry(BaseModel):
+    id: str
+    context_length: int = Field(description="Context window in tokens (0 if Kimi did not say).")
+    supports_image_in: bool
+    supports_video_in: bool
+    supports_reasoning: bool
+
+
+class ModelsResult(BaseModel):
+    models: list[ModelEntry]
+    default_model: str = Field(description="The model ask_kimi uses when none is given.")
+
+
+class FileEntry(BaseModel):
+    id: str
+    filename: str
+    bytes: int
+    purpose: str
+    status: str
+    created_at: int = Field(description="Unix time of the upload.")
+
+
+class UploadResult(BaseModel):
+    id: str
+    filename: str
+    bytes: int
+    purpose: str
+    status: str
+    sha256: str = Field(description="SHA-256 of the uploaded bytes.")
+    reused: bool = Field(description="True when Kimi already had these bytes: nothing was sent.")
+
+
+class ReadFileResult(BaseModel):
+    file_id: str
+    filename: str
+    content: str = Field(description="This page of the extracted text.")
+    offset: int
+    total_chars: int
+    next_offset: int | None = Field(description="Pass as offset to read on; null at the end.")
+
+
+class FilesResult(BaseModel):
+    files: list[FileEntry]
+    count: int
+
+
+class DeleteResult(BaseModel):
+    id: str
+    deleted: bool
+
+
+class TokenEstimate(BaseModel):
+    model: str
+    total_tokens: int = Field(description="Kimi's own count of the input.")
+    context_length: int
+    remaining: int = Field(description="context_length minus total_tokens: room for the answer.")
+
+
+class BalanceResult(BaseModel):
+    available_balance: float = Field(description="cash + voucher; calls fail when it is <= 0.")
+    voucher_balance: float
+    cash_balance: float = Field(description="May be negative (debt).")
+    currency: Literal["USD", "CNY"]
+
+
+class ConversationEntry(BaseModel):
+    conversation_id: str
+    model: str
+    turns: int = Field(description="Messages kept (questions and answers).")
+    updated_at: str = Field(description="Time of the last turn, ISO 8601 UTC.")
+    first_prompt: str = Field(description="The first question, cut at 120 characters.")
+
+
+class ConversationsResult(BaseModel):
+    conversations: list[ConversationEntry] = Field(description="Newest first.")
+    count: int
+
+
+class ConversationDeleted(BaseModel):
+    conversation_id: str
+    deleted: bool

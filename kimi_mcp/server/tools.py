@@ -1,0 +1,288 @@
+"""The eight platform tools: thin, typed wrappers over the services; results are structured.
+
+Conversation tools live in conversation_tools.py; server.py registers them all.
+"""
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Literal
+
+import anyio
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from kimi_mcp.ask.chat import ChatRequest
+from kimi_mcp.errors import InputError
+from kimi_mcp.local_files.guard import within_client_roots
+from kimi_mcp.server.app_context import AppCtx, app_of
+from kimi_mcp.server.conversation_tools import (
+    CONVERSATION_ID,
+    delete_conversation,
+    list_conversations,
+)
+from kimi_mcp.server.progress import ProgressReporter
+from kimi_mcp.server.results import (
+    BalanceResult,
+    ChatResult,
+    DeleteResult,
+    FileEntry,
+    FilesResult,
+    ModelEntry,
+    ModelsResult,
+    ReadFileResult,
+    TokenEstimate,
+    UploadResult,
+)
+from kimi_mcp.server.roots import ClientRoots, ClientRootsForAsk, ClientRootsForFiles, root_dirs
+
+TOOL_DEADLINE = 30.0  # seconds for every tool but ask_kimi (contract)
+
+
+def _deadline() -> float:
+    return anyio.current_time() + TOOL_DEADLINE
+
+
+class Message(BaseModel):
+    role: Literal["system", "user", "assistant"]
+    content: str = Field(min_length=1)
+
+
+# The tools ------------------------------------------------------------------------------------
+
+
+async def ask_kimi(
+    prompt: Annotated[str, Field(min_length=1, description="Your message to Kimi.")],
+    ctx: AppCtx,
+    system: Annotated[str | None, Field(description="Optional system prompt.")] = None,
+    model: Annotated[str | None, Field(description="Model id; omit for the default.")] = None,
+    thinking: Annotated[
+        bool | None, Field(description="Think first (true) or not (false); omit for the default.")
+    ] = None,
+    max_tokens: Annotated[
+        int | None,
+        Field(ge=1, le=1_048_576, description="Cap on answer tokens, thinking included."),
+    ] = None,
+    json_mode: Annotated[bool, Field(description="Ask for a JSON object answer.")] = False,
+    prefix: Annotated[
+        str | None, Field(min_length=1, description="Start of the answer for Kimi to continue.")
+    ] = None,
+    deadline: Annotated[
+        float | None, Field(gt=0, le=3600, description="Seconds before a partial answer returns.")
+    ] = None,
+    files: Annotated[
+        tuple[str, ...],
+        Field(max_length=20, description="Local documents for Kimi to read (allowed dirs only)."),
+    ] = (),
+    file_ids: Annotated[
+        tuple[str, ...], Field(max_length=20, description="Already uploaded file ids to read.")
+    ] = (),
+    images: Annotated[
+        tuple[str, ...],
+        Field(
+            max_length=10,
+            description="Local image paths (png, jpeg, webp...) or ms://<id> of image uploads.",
+        ),
+    ] = (),
+    conversation_id: Annotated[str | None, CONVERSATION_ID] = None,
+    client_roots: ClientRootsForAsk = None,
+) -> ChatResult:
+    """Ask a Kimi model and get its answer, reasoning and token usage. Check `truncated`."""
+    app = app_of(ctx)
+    request = ChatRequest(
+        prompt,
+        system,
+        model,
+        thinking,
+        max_tokens,
+        json_mode,
+        prefix,
+        deadline,
+        conversation_id,
+        files,
+        file_ids,
+        images,
+    )
+
+    async def send(progress: float, message: str) -> None:
+        await ctx.report_progress(progress, None, message)
+
+    # The SDK offers no public way to ask whether the caller wants progress (report_progress is
+    # a no-op without a token), so the beat always runs; it costs ~0.1 ms per call.
+    with within_client_roots(root_dirs(client_roots)):
+        async with ProgressReporter(send).running() as reporter:
+            answer = await app.chat.ask(request, reporter.update)
+    return ChatResult.of(answer)
+
+
+async def list_models(ctx: AppCtx) -> ModelsResult:
+    """List the Kimi models this key can use, with context windows and capabilities."""
+    app = app_of(ctx)
+    models = await app.catalogue.models(deadline=_deadline(), fresh=True)
+    entries = [ModelEntry(**model.model_dump()) for model in models]
+    return ModelsResult(models=entries, default_model=app.settings.default_model)
+
+
+async def upload_file(
+    path: Annotated[str, Field(min_length=1, description="Local file path (allowed dirs only).")],
+    ctx: AppCtx,
+    purpose: Annotated[
+        Literal["file-extract", "image", "video", "batch"],
+        Field(description="file-extract for documents Kimi should read."),
+    ] = "file-extract",
+    client_roots: ClientRoots = None,
+) -> UploadResult:
+    """Upload a local file to Kimi (max 100 MB); returns its file id."""
+    with within_client_roots(root_dirs(client_roots)):
+        upload = await app_of(ctx).documents.upload(path, purpose, deadline=_deadline())
+    fields = upload.file.model_dump(exclude={"created_at"})
+    return UploadResult(**fields, sha256=upload.sha256, reused=upload.reused)
+
+
+async def read_file(
+    file_id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")],
+    ctx: AppCtx,
+    offset: Annotated[int, Field(ge=0, description="Character offset to start from.")] = 0,
+    limit: Annotated[int, Field(ge=1, le=100_000, description="Characters to return.")] = 20_000,
+) -> ReadFileResult:
+    """Read the text Kimi extracted from an uploaded file, a page at a time."""
+    app = app_of(ctx)
+    raw = await app.documents.body(file_id, deadline=_deadline())
+    text, filename = _extracted_text(raw)
+    if filename is None:
+        filename = (await app.client.file_info(file_id, deadline=_deadline())).filename
+    if offset > len(text):
+        raise InputError(f"offset {offset} is past the end ({len(text)} characters).")
+    end = min(len(text), offset + limit)
+    return ReadFileResult(
+        file_id=file_id,
+        filename=filename,
+        content=text[offset:end],
+        offset=offset,
+        total_chars=len(text),
+        next_offset=end if end < len(text) else None,
+    )
+
+
+def _extracted_text(raw: str) -> tuple[str, str | None]:
+    """Kimi returns a JSON string with `content` (older docs) or plain text (2026 OpenAPI)."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return raw, None
+    if isinstance(data, dict) and isinstance(data.get("content"), str):
+        filename = data.get("filename")
+        return data["content"], filename if isinstance(filename, str) else None
+    return raw, None
+
+
+async def list_files(ctx: AppCtx) -> FilesResult:
+    """List the files uploaded to Kimi (the account holds at most 1,000)."""
+    files = await app_of(ctx).client.list_files(deadline=_deadline())
+    entries = [FileEntry(**item.model_dump()) for item in files]
+    return FilesResult(files=entries, count=len(entries))
+
+
+async def delete_file(
+    file_id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")],
+    ctx: AppCtx,
+) -> DeleteResult:
+    """Delete an uploaded file from Kimi. This cannot be undone."""
+    deleted = await app_of(ctx).documents.delete(file_id, deadline=_deadline())
+    return DeleteResult(id=file_id, deleted=deleted)
+
+
+async def estimate_tokens(
+    ctx: AppCtx,
+    text: Annotated[str | None, Field(min_length=1, description="Text to count.")] = None,
+    messages: Annotated[
+        list[Message] | None, Field(min_length=1, description="Or a chat message list.")
+    ] = None,
+    model: Annotated[str | None, Field(description="Model id; omit for the default.")] = None,
+    files: Annotated[
+        tuple[str, ...], Field(max_length=20, description="Local documents to count too.")
+    ] = (),
+    file_ids: Annotated[
+        tuple[str, ...], Field(max_length=20, description="Uploaded documents to count too.")
+    ] = (),
+    client_roots: ClientRootsForFiles = None,
+) -> TokenEstimate:
+    """Count tokens with Kimi's own tokenizer (free) and show the room left in the window."""
+    if text is not None and messages is not None:
+        raise ToolError("Give 'text' or 'messages', not both.")
+    if text is None and messages is None and not files and not file_ids:
+        raise ToolError("Give exactly one of 'text' or 'messages' (and/or files, file_ids).")
+    app = app_of(ctx)
+    deadline = _deadline()
+    info = await app.catalogue.get(model or app.settings.default_model, deadline=deadline)
+    with within_client_roots(root_dirs(client_roots)):
+        local_ids = [await app.documents.file_id_for(p, deadline=deadline) for p in files]
+    ids = [*file_ids, *local_ids]
+    # Counted the way ask_kimi sends them: each document's content as a system message.
+    payload = [
+        {"role": "system", "content": await app.documents.body(i, deadline=deadline)}
+        for i in dict.fromkeys(ids)
+    ]
+    if messages:
+        payload += [m.model_dump() for m in messages]
+    elif text is not None:
+        payload.append({"role": "user", "content": text})
+    total = await app.client.estimate_tokens(info.id, payload, deadline=deadline)
+    return TokenEstimate(
+        model=info.id,
+        total_tokens=total,
+        context_length=info.context_length,
+        remaining=max(0, info.context_length - total),
+    )
+
+
+async def check_balance(ctx: AppCtx) -> BalanceResult:
+    """Show the Kimi account balance (USD on the global platform, CNY in China)."""
+    app = app_of(ctx)
+    data = await app.client.balance(deadline=_deadline())
+    currency = "CNY" if app.settings.currency == "CNY" else "USD"
+    return BalanceResult(**data.model_dump(), currency=currency)
+
+
+# Registration ---------------------------------------------------------------------------------
+
+_READ = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True)
+# Creates something on Kimi's side each time (a completion, a file): not idempotent.
+_CREATES = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
+TOOLS: tuple[tuple[Callable[..., Awaitable[BaseModel]], str, ToolAnnotations], ...] = (
+    (ask_kimi, "Ask Kimi", _CREATES),
+    (list_models, "List Kimi models", _READ),
+    (upload_file, "Upload a file to Kimi", _CREATES),
+    (read_file, "Read an uploaded file's text", _READ),
+    (list_files, "List uploaded files", _READ),
+    (
+        delete_file,
+        "Delete an uploaded file",
+        ToolAnnotations(
+            read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
+        ),
+    ),
+    (
+        estimate_tokens,
+        "Count tokens",
+        # Not read-only: counting local `files` uploads them (once: the ledger dedupes).
+        ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+        ),
+    ),
+    (check_balance, "Check the Kimi balance", _READ),
+    (
+        list_conversations,
+        "List Kimi conversations",
+        ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
+    ),
+    (
+        delete_conversation,
+        "Delete a Kimi conversation",
+        ToolAnnotations(
+            read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
+        ),
+    ),
+)

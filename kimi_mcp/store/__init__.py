@@ -1,0 +1,12 @@
+"""What kimi-mcp keeps: conversations and the upload ledger, each behind one small interface.
+
+- `conversations`: `ConversationStore`, the interface, and its values (`Conversation`, `Turn`);
+- `uploads`: `UploadLedger`, the interface, and `LedgerEntry`;
+- `sqlite_conversations`, `sqlite_uploads`: the embedded backend, one SQLite file each in the
+  data directory, over `sqlite_file`.
+
+Callers (the ask pipeline, the server) hold the interfaces; only the server picks a backend, so a
+second one is a new module here and one line there.
+
+May import: `kimi_mcp.errors` only.
+"""

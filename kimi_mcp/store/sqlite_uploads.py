@@ -1,0 +1,97 @@
+"""The embedded upload ledger: stdlib sqlite3, one file in the data directory."""
+
+import time
+from pathlib import Path
+
+import anyio.to_thread
+
+from kimi_mcp.store.sqlite_file import SqliteFile
+from kimi_mcp.store.uploads import LedgerEntry
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS uploads (
+    sha256 TEXT NOT NULL, purpose TEXT NOT NULL, file_id TEXT NOT NULL UNIQUE,
+    filename TEXT NOT NULL, bytes INTEGER NOT NULL, created_at REAL NOT NULL,
+    PRIMARY KEY (sha256, purpose));
+CREATE TABLE IF NOT EXISTS contents (file_id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sources (file_id TEXT PRIMARY KEY, path TEXT NOT NULL);
+"""
+
+
+class SqliteUploadLedger:
+    """The ledger in one SQLite file of the data directory (calls run on a worker thread)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = SqliteFile(path, _SCHEMA)
+        self._connect = self._file.connect
+
+    def close(self) -> None:
+        self._file.close()
+
+    async def find(self, sha256: str, purpose: str) -> LedgerEntry | None:
+        return await anyio.to_thread.run_sync(self._find, sha256, purpose)
+
+    def _find(self, sha256: str, purpose: str) -> LedgerEntry | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT sha256, purpose, file_id, filename, bytes FROM uploads "
+                "WHERE sha256 = ? AND purpose = ?",
+                (sha256, purpose),
+            ).fetchone()
+        return LedgerEntry(*row) if row else None
+
+    async def record(self, entry: LedgerEntry, source: Path) -> None:
+        """Remember an upload and the local path it came from (for the delete audit line)."""
+        await anyio.to_thread.run_sync(self._record, entry, source)
+
+    def _record(self, entry: LedgerEntry, source: Path) -> None:
+        with self._connect() as db:
+            db.execute("INSERT OR REPLACE INTO sources VALUES (?, ?)", (entry.file_id, str(source)))
+            db.execute(
+                "INSERT OR REPLACE INTO uploads VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    entry.sha256,
+                    entry.purpose,
+                    entry.file_id,
+                    entry.filename,
+                    entry.bytes,
+                    time.time(),
+                ),
+            )
+
+    async def forget(self, file_id: str) -> None:
+        await anyio.to_thread.run_sync(self._forget, file_id)
+
+    def _forget(self, file_id: str) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM uploads WHERE file_id = ?", (file_id,))
+            db.execute("DELETE FROM contents WHERE file_id = ?", (file_id,))
+            db.execute("DELETE FROM sources WHERE file_id = ?", (file_id,))
+
+    async def describe(self, file_id: str) -> tuple[LedgerEntry, str | None] | None:
+        """The entry of `file_id` and its local source path, if this machine uploaded it."""
+        return await anyio.to_thread.run_sync(self._describe, file_id)
+
+    def _describe(self, file_id: str) -> tuple[LedgerEntry, str | None] | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT u.sha256, u.purpose, u.file_id, u.filename, u.bytes, s.path "
+                "FROM uploads u LEFT JOIN sources s ON s.file_id = u.file_id WHERE u.file_id = ?",
+                (file_id,),
+            ).fetchone()
+        return (LedgerEntry(*row[:5]), row[5]) if row else None
+
+    async def cached_body(self, file_id: str) -> str | None:
+        return await anyio.to_thread.run_sync(self._cached_body, file_id)
+
+    def _cached_body(self, file_id: str) -> str | None:
+        with self._connect() as db:
+            row = db.execute("SELECT body FROM contents WHERE file_id = ?", (file_id,)).fetchone()
+        return str(row[0]) if row else None
+
+    async def cache_body(self, file_id: str, body: str) -> None:
+        await anyio.to_thread.run_sync(self._cache_body, file_id, body)
+
+    def _cache_body(self, file_id: str, body: str) -> None:
+        with self._connect() as db:
+            db.execute("INSERT OR REPLACE INTO contents VALUES (?, ?)", (file_id, body))

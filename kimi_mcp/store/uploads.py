@@ -1,0 +1,33 @@
+"""The upload ledger: which local content (by SHA-256) is already on Kimi, and its extracted text.
+
+Kimi keeps at most 1,000 files and 10 GB per account, and extraction is billed as input each
+time it is read into a prompt: the same bytes are never uploaded twice, and their text is cached.
+`UploadLedger` is the small interface callers use; `sqlite_uploads` holds the embedded default.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    sha256: str
+    purpose: str
+    file_id: str
+    filename: str
+    bytes: int
+
+
+class UploadLedger(Protocol):
+    async def find(self, sha256: str, purpose: str) -> LedgerEntry | None: ...
+    async def record(self, entry: LedgerEntry, source: Path) -> None:
+        """Remember an upload and the local path it came from (for the delete audit line)."""
+
+    async def forget(self, file_id: str) -> None: ...
+    async def describe(self, file_id: str) -> tuple[LedgerEntry, str | None] | None:
+        """The entry of `file_id` and its local source path, if this machine uploaded it."""
+
+    async def cached_body(self, file_id: str) -> str | None: ...
+    async def cache_body(self, file_id: str, body: str) -> None: ...
+    def close(self) -> None: ...
