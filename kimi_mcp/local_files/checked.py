@@ -1,6 +1,6 @@
 """A checked file kept open, read in chunks: what uploads stream from.
 
-The path guard (files.py) decides which file may be read and opens it; from then on only its
+The path guard (`guard`) decides which file may be read and opens it; from then on only its
 descriptor is used, so what was checked is what is hashed and what is sent.
 """
 

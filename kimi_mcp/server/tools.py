@@ -1,6 +1,6 @@
 """The eight platform tools: thin, typed wrappers over the services; results are structured.
 
-Conversation tools live in conversation_tools.py; server.py registers them all.
+Conversation tools live in `conversation_tools`; `build` registers them all.
 """
 
 import json

@@ -295,7 +295,7 @@ async def test_case_15_a_sparse_file_exactly_at_the_limit_is_read(layout: Layout
     """case 15 (guard level, limit lowered): exactly max_bytes passes, max_bytes + 1 does not.
 
     The 100 MB upload through the tool is test_case_15_a_100_mb_file_is_uploaded (slow); its
-    memory bound is tests/test_upload_streaming.py (uploads stream from the checked descriptor).
+    memory bound is tests/ask/test_upload_streaming.py (uploads stream from the checked descriptor).
     """
     limit = 1024 * 1024
     guard = PathGuard([layout.root], max_bytes=limit)

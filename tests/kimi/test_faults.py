@@ -32,7 +32,7 @@ from kimi_mcp.errors import (
 from kimi_mcp.kimi.client import KimiClient
 from kimi_mcp.server import build_server
 from tests.conftest import CANARY_KEY, USER_AGENT
-from tests.fault_server import (
+from tests.kimi.fault_server import (
     RawServer,
     keep_alive_for,
     partial_headers,

@@ -1,25 +1,15 @@
 """Conversations: continued by id, kept across a restart, trimmed to the window, never faked."""
 
 import json
-from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 from mcp import Client, MCPError
-from pydantic import SecretStr
 
-from kimi_mcp.ask.fitting import fit, upper_bound
-from kimi_mcp.ask.token_counts import TokenCounter
 from kimi_mcp.config import Settings
-from kimi_mcp.emulator import Emulator, Fault
-from kimi_mcp.errors import InputError, PermissionDeniedError
-from kimi_mcp.kimi.client import KimiClient
+from kimi_mcp.emulator import Emulator
 from kimi_mcp.server import build_server
-from kimi_mcp.store.conversations import Turn, new_conversation
-from kimi_mcp.store.sqlite_conversations import SqliteConversationStore
-from tests.conftest import CANARY_KEY, USER_AGENT
-from tests.test_server import chats, error_text, ok
+from tests.tool_results import chats, error_text, ok
 
 pytestmark = pytest.mark.anyio
 
@@ -101,49 +91,6 @@ async def test_a_long_conversation_is_trimmed_oldest_first(
     assert all(r.json is not None and len(r.json["messages"]) == 1 for r in new_counts)
 
 
-async def test_fitting_asks_kimi_only_when_the_local_bound_is_exceeded() -> None:
-    counted: list[int] = []
-
-    async def count_each(messages: list[dict[str, Any]]) -> list[int]:
-        counted.append(len(messages))
-        return [upper_bound(m) // 2 for m in messages]
-
-    history = [{"role": r, "content": "x" * 100} for r in ("user", "assistant") * 3]
-    tail = [{"role": "user", "content": "q"}]
-    fitted = await fit([], history, tail, budget=10_000, count_each=count_each)
-    assert fitted.dropped_turns == 0 and counted == []
-    fitted = await fit([], history, tail, budget=200, count_each=count_each)
-    assert counted and fitted.dropped_turns % 2 == 0 and fitted.dropped_turns > 0
-    assert fitted.messages[0]["role"] == "user"
-    assert sum(upper_bound(m) // 2 for m in fitted.messages) <= 200
-
-
-async def test_fitting_walks_back_in_batches_and_keeps_what_fits() -> None:
-    rounds: list[list[str]] = []
-
-    async def count_each(messages: list[dict[str, Any]]) -> list[int]:
-        rounds.append([m["content"] for m in messages])
-        return [10] * len(messages)
-
-    history = [{"role": r, "content": f"t{i}"} for i, r in enumerate(("user", "assistant") * 12)]
-    tail = [{"role": "user", "content": "q"}]
-    fitted = await fit([], history, tail, budget=145, count_each=count_each)
-    # 10 tokens each: the question and 13 turns fit, rounded down to 12 to keep pairs whole.
-    assert fitted.dropped_turns == 12
-    assert [m["content"] for m in fitted.messages][:1] == ["t12"]
-    assert len(rounds) == 2 and rounds[0][0] == "q" and len(rounds[1]) == 8
-
-
-async def test_fitting_refuses_when_the_question_alone_is_too_long() -> None:
-    async def count_each(messages: list[dict[str, Any]]) -> list[int]:
-        return [10_000] * len(messages)
-
-    with pytest.raises(InputError, match="alone need more"):
-        await fit(
-            [], [], [{"role": "user", "content": "q" * 500}], budget=100, count_each=count_each
-        )
-
-
 async def test_conversations_are_listed_and_shown_as_resources(mcp_client: Client) -> None:
     first = await ask(mcp_client, prompt="the resource question")
     await ask(mcp_client, prompt="follow-up", conversation_id=first["conversation_id"])
@@ -202,72 +149,3 @@ async def test_a_deleted_conversation_cannot_be_continued_and_says_why(
     assert "was deleted" in error_text(again)
     unknown = await mcp_client.call_tool("delete_conversation", {"conversation_id": "conv_nope"})
     assert "does not exist" in error_text(unknown)
-
-
-async def test_a_conversation_idle_past_its_ttl_expires_with_a_clear_error(
-    tmp_path: Path,
-) -> None:
-    store = SqliteConversationStore(tmp_path / "c.sqlite3", ttl_days=1)
-    try:
-        stale = new_conversation("kimi-k2.6", None)
-        fresh = new_conversation("kimi-k2.6", None)
-        await store.append(stale, [Turn("user", "old")], "kimi-k2.6", [])
-        await store.append(fresh, [Turn("user", "new")], "kimi-k2.6", [])
-        # Age one conversation by two days, as if the server had been idle that long.
-        with store._connect() as db:
-            db.execute(
-                "UPDATE conversations SET updated_at = updated_at - 2 * 86400 WHERE id = ?",
-                (stale.id,),
-            )
-        with pytest.raises(InputError, match="expired"):
-            await store.load(stale.id)
-        assert (await store.load(fresh.id)).turns == [Turn("user", "new")]
-        assert [s.id for s in await store.recent(10)] == [fresh.id]
-    finally:
-        store.close()
-
-
-async def test_expired_conversations_are_purged_from_the_listing(tmp_path: Path) -> None:
-    store = SqliteConversationStore(tmp_path / "c.sqlite3", ttl_days=1)
-    try:
-        stale = new_conversation("kimi-k2.6", None)
-        await store.append(stale, [Turn("user", "old")], "kimi-k2.6", [])
-        with store._connect() as db:
-            db.execute("UPDATE conversations SET updated_at = updated_at - 2 * 86400")
-        assert await store.recent(10) == []
-        with pytest.raises(InputError, match="expired"):
-            await store.load(stale.id)
-    finally:
-        store.close()
-
-
-async def test_ttl_zero_keeps_conversations_forever(tmp_path: Path) -> None:
-    store = SqliteConversationStore(tmp_path / "c.sqlite3", ttl_days=0)
-    try:
-        old = new_conversation("kimi-k2.6", None)
-        await store.append(old, [Turn("user", "ancient")], "kimi-k2.6", [])
-        with store._connect() as db:
-            db.execute("UPDATE conversations SET updated_at = 0")
-        assert (await store.load(old.id)).turns == [Turn("user", "ancient")]
-    finally:
-        store.close()
-
-
-async def test_a_failing_count_is_one_clear_error_and_stops_the_other_counts(
-    emulator: Emulator, emulator_url: str
-) -> None:
-    estimate = "/v1/tokenizers/estimate-token-count"
-    emulator.inject(
-        Fault("error", path=estimate, status=403, error_type="permission_denied_error", times=20)
-    )
-    client = KimiClient(user_agent=USER_AGENT, api_key=SecretStr(CANARY_KEY), base_url=emulator_url)
-    messages = [{"role": "user", "content": f"turn {n}"} for n in range(12)]
-    try:
-        with pytest.raises(PermissionDeniedError):  # itself, not wrapped in an ExceptionGroup
-            await TokenCounter(client).count_each(
-                "kimi-k2.6", messages, deadline=anyio.current_time() + 30
-            )
-    finally:
-        await client.aclose()
-    asked = [r for r in emulator.requests if r.path == estimate]
-    assert 1 <= len(asked) <= 4  # at most the first concurrent round went out

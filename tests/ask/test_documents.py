@@ -7,7 +7,7 @@ import pytest
 from mcp import Client
 
 from kimi_mcp.emulator import Emulator
-from tests.test_server import chats, error_text, ok
+from tests.tool_results import chats, error_text, ok
 
 pytestmark = pytest.mark.anyio
 

@@ -7,40 +7,18 @@ from typing import Any, Literal
 import anyio
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult, TextContent
 
 from kimi_mcp import __version__
 from kimi_mcp.config import Settings, load_settings
 from kimi_mcp.emulator import Emulator, Fault
 from kimi_mcp.server import build_server
-from tests.conftest import CANARY_KEY, TOOL_NAMES, assert_no_canary
+from tests.conftest import CANARY_KEY, TOOL_NAMES
+from tests.tool_results import chats, error_text, ok, text_of
 
 pytestmark = pytest.mark.anyio
 
 TOOLS = set(TOOL_NAMES)
 SAMPLING = {"temperature", "top_p", "n", "presence_penalty", "frequency_penalty"}
-
-
-def text_of(result: CallToolResult) -> str:
-    return " ".join(b.text for b in result.content if isinstance(b, TextContent))
-
-
-def ok(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, text_of(result)
-    assert_no_canary(result.model_dump_json(), "a tool result")
-    structured: dict[str, Any] | None = result.structured_content
-    assert structured is not None
-    return structured
-
-
-def error_text(result: CallToolResult) -> str:
-    assert result.is_error, result.structured_content
-    assert_no_canary(result.model_dump_json(), "a tool error")
-    return text_of(result)
-
-
-def chats(emulator: Emulator) -> list[Any]:
-    return [r for r in emulator.requests if r.path == "/v1/chat/completions"]
 
 
 # The tool list ----------------------------------------------------------------------------------
