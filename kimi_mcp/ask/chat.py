@@ -87,10 +87,7 @@ class ChatService:
         model_id = request.model or (conversation.model if conversation else self.default_model)
         model = await self.catalogue.get(model_id, deadline=deadline)
         file_ids = await self._documents(request, conversation, deadline)
-        documents = [
-            {"role": "system", "content": await self.documents.body(file_id, deadline=deadline)}
-            for file_id in file_ids
-        ]
+        documents = await self.documents.system_messages(file_ids, deadline=deadline)
         question = await self._question(model, request, deadline)
         fitted = await self._fit(model, request, conversation, documents, question, deadline)
         body = chat_body(
@@ -155,7 +152,7 @@ class ChatService:
         model: ModelInfo,
         request: ChatRequest,
         conversation: Conversation | None,
-        documents: list[Message],
+        documents: list[dict[str, str]],
         question: Message,
         deadline: float,
     ) -> Fitted:

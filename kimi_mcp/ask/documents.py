@@ -1,7 +1,7 @@
 """Local files to Kimi file ids (uploaded once per content) and file ids to extracted text."""
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -9,7 +9,7 @@ import anyio
 
 from kimi_mcp.errors import NotFoundError
 from kimi_mcp.kimi.client import KimiClient
-from kimi_mcp.kimi.types import FileObject
+from kimi_mcp.kimi.types import FileObject, file_text
 from kimi_mcp.local_files.checked import CheckedFile
 from kimi_mcp.local_files.guard import PathGuard
 from kimi_mcp.store.uploads import LedgerEntry, UploadLedger
@@ -22,6 +22,12 @@ class Upload:
     file: FileObject
     sha256: str
     reused: bool
+
+
+@dataclass(frozen=True)
+class ExtractedText:
+    text: str
+    filename: str
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,23 @@ class DocumentService:
         body = await self.client.file_content(file_id, deadline=deadline)
         await self.ledger.cache_body(file_id, body)
         return body
+
+    async def system_messages(
+        self, file_ids: Iterable[str], *, deadline: float
+    ) -> list[dict[str, str]]:
+        """Each document (once) as Kimi's documented pattern sends it: a system message holding
+        the file's content. ask_kimi sends these and estimate_tokens counts them, alike."""
+        return [
+            {"role": "system", "content": await self.body(file_id, deadline=deadline)}
+            for file_id in dict.fromkeys(file_ids)
+        ]
+
+    async def text(self, file_id: str, *, deadline: float) -> ExtractedText:
+        """The text Kimi extracted from `file_id`, and the file's name."""
+        content, filename = file_text(await self.body(file_id, deadline=deadline))
+        if filename is None:
+            filename = (await self.client.file_info(file_id, deadline=deadline)).filename
+        return ExtractedText(content, filename)
 
     async def delete(self, file_id: str, *, deadline: float) -> bool:
         known = await self.ledger.describe(file_id)  # read first: forget() drops it

@@ -14,7 +14,7 @@ import uvicorn
 from kimi_mcp.emulator.app import Emulator
 from kimi_mcp.emulator.pacing import InjectedReset
 
-logger = logging.getLogger("kimi_mcp.emulator")  # the public module: its name in logs stays
+logger = logging.getLogger("kimi_mcp.emulator")  # the package's name, as before the layout
 SHUTDOWN_GRACE = 1  # seconds uvicorn waits for open connections before cancelling them
 UVICORN: dict[str, Any] = {"log_level": "warning", "log_config": None, "lifespan": "off"}
 UVICORN |= {"access_log": False, "http": "h11", "ws": "none", "server_header": False}

@@ -1,7 +1,8 @@
 """The Kimi API client: a compact async client of the Moonshot Kimi Open Platform API.
 
 It knows nothing of MCP, of kimi-mcp's settings or of where anything is kept: callers hand it a
-key, a base URL and limits, and get typed answers, or `KimiError`s with the key redacted.
+key, a base URL, a user agent and limits, and get typed answers, or `KimiError`s with the key
+redacted.
 
 - `client`: `KimiClient`, one short method per endpoint;
 - `connection` (one request with retries) and `chat_stream` (one streamed chat, chat slots),

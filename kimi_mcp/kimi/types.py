@@ -1,5 +1,6 @@
 """Pydantic shapes of the Kimi API bodies we read (only the fields we use; extras ignored)."""
 
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -71,3 +72,16 @@ class Usage(_Body):
             return self
         cached = self.prompt_tokens_details.get("cached_tokens")
         return self.model_copy(update={"cached_tokens": cached if isinstance(cached, int) else 0})
+
+
+def file_text(content: str) -> tuple[str, str | None]:
+    """A file's extracted text and its name, from GET /files/{id}/content: a JSON string with
+    `content` and `filename` (older docs), or the plain text (2026 OpenAPI, no name)."""
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return content, None
+    if isinstance(data, dict) and isinstance(data.get("content"), str):
+        filename = data.get("filename")
+        return data["content"], filename if isinstance(filename, str) else None
+    return content, None

@@ -4,7 +4,9 @@
   client roots of the call in progress;
 - `checked`: a file opened and checked by the guard, read or streamed without a second open.
 
-What may be read is decided here and nowhere else; the settings reach it as plain values.
+How a file may be read is decided here; what is allowed and what is protected (the allowed
+directories, the deny list, kimi-mcp's own config and data) the server hands over as plain
+values when it builds the guard (`server.build.guard_for`).
 
-May import: `kimi_mcp.errors` (and `kimi_mcp.config`, though it needs nothing of it today).
+May import: `kimi_mcp.errors` only (no settings: the values come from the server).
 """

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import ParamSpec, TypeVar
 
+import anyio
 import httpx2
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -108,9 +109,10 @@ def build_server(
         try:
             yield AppContext(settings, client, catalogue, chat, documents)
         finally:
-            await client.aclose()
-            store.close()
-            ledger.close()
+            with anyio.CancelScope(shield=True):  # a cancelled shutdown still closes each
+                await client.aclose()
+                await store.aclose()
+                await ledger.aclose()
 
     guard = UnknownArgumentGuard((fn.__name__, declared_arguments(fn)) for fn, _, _ in TOOLS)
     server = MCPServer[AppContext](

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from kimi_mcp.config import Settings
 from kimi_mcp.errors import ConfigError
-from kimi_mcp.server import build_server
+from kimi_mcp.server.build import build_server
 from kimi_mcp.server.http_auth import (
     MIN_TOKEN_CHARS,
     BearerAuth,

@@ -3,7 +3,6 @@
 Conversation tools live in `conversation_tools`; `build` registers them all.
 """
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
@@ -146,34 +145,19 @@ async def read_file(
     limit: Annotated[int, Field(ge=1, le=100_000, description="Characters to return.")] = 20_000,
 ) -> ReadFileResult:
     """Read the text Kimi extracted from an uploaded file, a page at a time."""
-    app = app_of(ctx)
-    raw = await app.documents.body(file_id, deadline=_deadline())
-    text, filename = _extracted_text(raw)
-    if filename is None:
-        filename = (await app.client.file_info(file_id, deadline=_deadline())).filename
+    extracted = await app_of(ctx).documents.text(file_id, deadline=_deadline())
+    text = extracted.text
     if offset > len(text):
         raise InputError(f"offset {offset} is past the end ({len(text)} characters).")
     end = min(len(text), offset + limit)
     return ReadFileResult(
         file_id=file_id,
-        filename=filename,
+        filename=extracted.filename,
         content=text[offset:end],
         offset=offset,
         total_chars=len(text),
         next_offset=end if end < len(text) else None,
     )
-
-
-def _extracted_text(raw: str) -> tuple[str, str | None]:
-    """Kimi returns a JSON string with `content` (older docs) or plain text (2026 OpenAPI)."""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return raw, None
-    if isinstance(data, dict) and isinstance(data.get("content"), str):
-        filename = data.get("filename")
-        return data["content"], filename if isinstance(filename, str) else None
-    return raw, None
 
 
 async def list_files(ctx: AppCtx) -> FilesResult:
@@ -217,12 +201,10 @@ async def estimate_tokens(
     info = await app.catalogue.get(model or app.settings.default_model, deadline=deadline)
     with within_client_roots(root_dirs(client_roots)):
         local_ids = [await app.documents.file_id_for(p, deadline=deadline) for p in files]
-    ids = [*file_ids, *local_ids]
     # Counted the way ask_kimi sends them: each document's content as a system message.
-    payload = [
-        {"role": "system", "content": await app.documents.body(i, deadline=deadline)}
-        for i in dict.fromkeys(ids)
-    ]
+    payload: list[dict[str, str]] = await app.documents.system_messages(
+        [*file_ids, *local_ids], deadline=deadline
+    )
     if messages:
         payload += [m.model_dump() for m in messages]
     elif text is not None:

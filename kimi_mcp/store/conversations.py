@@ -1,7 +1,7 @@
 """Conversations kept server-side, so they outlive a client's /clear and a server restart.
 
 `ConversationStore` is the small interface callers use; `sqlite_conversations` holds the embedded
-default. A second backend implements the same four calls and `close`.
+default. A second backend implements the same four calls and `aclose`.
 """
 
 import secrets
@@ -50,7 +50,7 @@ class ConversationStore(Protocol):
     ) -> None: ...
     async def recent(self, limit: int) -> list[ConversationSummary]: ...
     async def delete(self, conversation_id: str) -> None: ...
-    def close(self) -> None: ...
+    async def aclose(self) -> None: ...
 
 
 EndReason = Literal["deleted", "expired"]

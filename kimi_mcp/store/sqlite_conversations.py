@@ -46,8 +46,8 @@ class SqliteConversationStore:
         self._ttl = ttl_days * DAY
         self._next_purge = 0.0
 
-    def close(self) -> None:
-        self._file.close()
+    async def aclose(self) -> None:
+        await anyio.to_thread.run_sync(self._file.close)  # waits for a call in flight
 
     async def load(self, conversation_id: str) -> Conversation:
         found = await anyio.to_thread.run_sync(self._select, conversation_id)

@@ -25,8 +25,8 @@ class SqliteUploadLedger:
         self._file = SqliteFile(path, _SCHEMA)
         self._connect = self._file.connect
 
-    def close(self) -> None:
-        self._file.close()
+    async def aclose(self) -> None:
+        await anyio.to_thread.run_sync(self._file.close)  # waits for a call in flight
 
     async def find(self, sha256: str, purpose: str) -> LedgerEntry | None:
         return await anyio.to_thread.run_sync(self._find, sha256, purpose)

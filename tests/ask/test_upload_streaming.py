@@ -80,7 +80,7 @@ async def test_case_15_an_upload_streams_from_disk_in_bounded_memory(
             finally:
                 tracemalloc.stop()
                 await client.aclose()
-                ledger.close()
+                await ledger.aclose()
     finally:
         big.unlink()
     print(f"upload of {size // MIB} MiB: peak traced allocations {peak / MIB:.1f} MiB")

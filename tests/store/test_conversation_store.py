@@ -31,7 +31,7 @@ async def test_a_conversation_idle_past_its_ttl_expires_with_a_clear_error(
         assert (await store.load(fresh.id)).turns == [Turn("user", "new")]
         assert [s.id for s in await store.recent(10)] == [fresh.id]
     finally:
-        store.close()
+        await store.aclose()
 
 
 async def test_expired_conversations_are_purged_from_the_listing(tmp_path: Path) -> None:
@@ -45,7 +45,7 @@ async def test_expired_conversations_are_purged_from_the_listing(tmp_path: Path)
         with pytest.raises(InputError, match="expired"):
             await store.load(stale.id)
     finally:
-        store.close()
+        await store.aclose()
 
 
 async def test_ttl_zero_keeps_conversations_forever(tmp_path: Path) -> None:
@@ -57,4 +57,4 @@ async def test_ttl_zero_keeps_conversations_forever(tmp_path: Path) -> None:
             db.execute("UPDATE conversations SET updated_at = 0")
         assert (await store.load(old.id)).turns == [Turn("user", "ancient")]
     finally:
-        store.close()
+        await store.aclose()
