@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -112,6 +113,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
     auth_token: SecretStr | None = None
+    # HTTP bearer token -> owner name: each owner sees only its own conversations.
+    auth_tokens: dict[SecretStr, str] | None = None
     allowed_hosts: Annotated[list[str] | None, NoDecode] = None
     allowed_origins: Annotated[list[str] | None, NoDecode] = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"
@@ -140,6 +143,18 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_names(cls, value: Any) -> Any:
         return _split_list(value, ",")
+
+    @field_validator("auth_tokens")
+    @classmethod
+    def _owner_names(cls, tokens: dict[SecretStr, str] | None) -> dict[SecretStr, str] | None:
+        if tokens is not None and not tokens:
+            raise ValueError("give at least one token, or leave auth_tokens unset")
+        bad = [o for o in (tokens or {}).values() if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", o)]
+        if bad:
+            raise ValueError(
+                f"owner names are 1-64 letters, digits or _.@- (got {', '.join(map(repr, bad))})"
+            )
+        return tokens
 
     @field_validator("log_level", mode="before")
     @classmethod

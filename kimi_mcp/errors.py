@@ -4,6 +4,7 @@ KimiError
 ├── ConfigError                 bad settings: start-up stops (exit 2), never a tool error
 ├── NotConfiguredError          no API key: every API tool answers this
 ├── InputError                  a tool argument we refuse before calling Kimi
+├── StoreError                  the conversation store or upload ledger cannot be used
 └── APIError                    talking to Kimi failed
     ├── APIConnectionError      no usable answer (refused, reset, cut)
     │   └── APITimeoutError
@@ -40,6 +41,23 @@ class NotConfiguredError(KimiError):
 
 class InputError(KimiError):
     """A tool argument refused before anything was sent upstream."""
+
+
+class StoreError(KimiError):
+    """A kept-state file (conversations, upload ledger) that cannot be used: names it and the fix.
+
+    Not a bug of kimi-mcp: a full disk, a read-only directory or another program's file at the
+    path are the user's to fix, so the message says how.
+    """
+
+    def __init__(self, path: object, problem: str, fix: str) -> None:
+        self.path, self.problem, self.fix = str(path), problem, fix
+        super().__init__(f"kimi-mcp cannot use its store {self.path}: {problem}. {fix}")
+
+    def with_note(self, note: str) -> "StoreError":
+        """The same error with a sentence added (e.g. that nothing was sent to Kimi)."""
+        self.args = (f"{self.args[0]} {note}",)
+        return self
 
 
 class APIError(KimiError):

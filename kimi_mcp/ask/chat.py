@@ -1,6 +1,7 @@
 """ask_kimi's work, apart from MCP: build the messages, fit them, stream the answer, remember it."""
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
@@ -18,12 +19,20 @@ from kimi_mcp.ask.images import (
     stored_image_id,
 )
 from kimi_mcp.ask.token_counts import TokenCounter
-from kimi_mcp.errors import InputError
+from kimi_mcp.errors import InputError, KimiError, StoreError
 from kimi_mcp.kimi.client import KimiClient, ProgressHook
 from kimi_mcp.kimi.rules import chat_body
 from kimi_mcp.kimi.stream import ChatOutcome, TruncatedReason
 from kimi_mcp.kimi.types import ModelInfo, Usage
-from kimi_mcp.store.conversations import Conversation, ConversationStore, Turn, new_conversation
+from kimi_mcp.store.conversations import (
+    DEFAULT_OWNER,
+    Conversation,
+    ConversationStore,
+    Turn,
+    new_conversation,
+)
+
+log = logging.getLogger(__name__)
 
 NO_WINDOW = 1 << 40  # a model that reports no context_length: let Kimi judge the length
 
@@ -42,6 +51,15 @@ class ChatRequest:
     files: tuple[str, ...] = ()
     file_ids: tuple[str, ...] = ()
     images: tuple[str, ...] = ()
+    owner: str = DEFAULT_OWNER  # whose conversations this call may see and continue
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Whether the turn was kept, and why not."""
+
+    ok: bool
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +75,8 @@ class ChatAnswer:
     conversation_id: str
     dropped_turns: int
     file_ids: list[str]
+    stored: bool = True  # False: the answer was returned but not kept in the conversation
+    store_error: str | None = None
 
     @property
     def truncated(self) -> bool:
@@ -81,9 +101,13 @@ class ChatService:
                 "json_mode and prefix cannot be combined (Kimi rejects partial mode with JSON "
                 "mode); drop one of them."
             )
+        try:  # store first, then bill: nothing is sent to a store that cannot keep the answer
+            await self.store.check()
+        except StoreError as exc:
+            raise exc.with_note("Nothing was sent to Kimi (no cost).") from None
         conversation = None
         if request.conversation_id:
-            conversation = await self.store.load(request.conversation_id)
+            conversation = await self.store.load(request.conversation_id, owner=request.owner)
         model_id = request.model or (conversation.model if conversation else self.default_model)
         model = await self.catalogue.get(model_id, deadline=deadline)
         file_ids = await self._documents(request, conversation, deadline)
@@ -100,12 +124,29 @@ class ChatService:
         outcome = await self.client.stream_chat(body, deadline=deadline, on_progress=on_progress)
         answer = (request.prefix or "") + outcome.content  # Kimi does not repeat the prefix
         if conversation is None:
-            conversation = new_conversation(model.id, request.system)
+            conversation = new_conversation(model.id, request.system, owner=request.owner)
         turns = [Turn("user", request.prompt)]
         if answer:  # Kimi rejects empty messages, so an empty partial answer is not kept
             turns.append(Turn("assistant", answer, outcome.reasoning or None))
-        await self.store.append(conversation, turns, model.id, file_ids)
-        return self._result(outcome, answer, conversation.id, fitted.dropped_turns, file_ids)
+        stored = await self._keep(conversation, turns, model.id, file_ids)
+        result = self._result(outcome, answer, conversation.id, fitted.dropped_turns, file_ids)
+        return replace(result, stored=stored.ok, store_error=stored.error)
+
+    async def _keep(
+        self, conversation: Conversation, turns: list[Turn], model: str, file_ids: list[str]
+    ) -> Stored:
+        """Store the turns; a failure never costs the caller the answer it was billed for."""
+        try:
+            await self.store.append(conversation, turns, model, file_ids)
+        except KimiError as exc:
+            log.warning("answer in %s not kept: %s", conversation.id, exc)
+            return Stored(False, str(exc))
+        except Exception:
+            log.exception(
+                "answer in %s not kept (a kimi-mcp bug; please report it)", conversation.id
+            )
+            return Stored(False, "kimi-mcp failed to store it (see the server log)")
+        return Stored(True)
 
     async def _question(self, model: ModelInfo, request: ChatRequest, deadline: float) -> Message:
         """The user message: plain text, or text plus images as data URLs."""

@@ -25,6 +25,7 @@ from kimi_mcp.kimi.policy import redact
 from kimi_mcp.local_files.guard import PathGuard
 from kimi_mcp.server.app_context import AppContext
 from kimi_mcp.server.arguments import UnknownArgumentGuard, declared_arguments
+from kimi_mcp.server.owners import OwnerScope
 from kimi_mcp.server.resources import register_conversation_resources
 from kimi_mcp.server.tools import TOOLS
 from kimi_mcp.store.sqlite_conversations import SqliteConversationStore
@@ -74,10 +75,10 @@ def build_server(
     settings: Settings,
     *,
     transport: httpx2.AsyncBaseTransport | None = None,
-    inbound_token: str | None = None,
+    inbound_tokens: tuple[str, ...] = (),
 ) -> MCPServer[AppContext]:
     """The kimi MCP server; `transport` is the test seam for the upstream HTTP traffic, and
-    `inbound_token` the HTTP bearer in use (generated ones are not in `settings`)."""
+    `inbound_tokens` the HTTP bearers in use (generated ones are not in `settings`)."""
     store = SqliteConversationStore(  # no disk work until used
         settings.data_dir / "conversations.sqlite3", ttl_days=settings.conversation_ttl_days
     )
@@ -117,14 +118,15 @@ def build_server(
     guard = UnknownArgumentGuard((fn.__name__, declared_arguments(fn)) for fn, _, _ in TOOLS)
     server = MCPServer[AppContext](
         "kimi",
-        middleware=[guard],
+        middleware=[guard, OwnerScope()],
         version=__version__,
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         log_level=settings.log_level,
     )
-    configured = [key.get_secret_value() for key in (settings.api_key, settings.auth_token) if key]
-    secrets = tuple(secret for secret in (*configured, inbound_token) if secret)
+    keys = (settings.api_key, settings.auth_token, *(settings.auth_tokens or {}))
+    configured = [key.get_secret_value() for key in keys if key]
+    secrets = tuple(secret for secret in (*configured, *inbound_tokens) if secret)
     for fn, title, annotations in TOOLS:
         tool = _reported(fn, secrets)
         server.add_tool(tool, title=title, annotations=annotations, structured_output=True)

@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import Field
 
 from kimi_mcp.server.app_context import AppCtx, app_of
+from kimi_mcp.server.owners import current_owner
 from kimi_mcp.server.results import ConversationDeleted, ConversationEntry, ConversationsResult
 
 CONVERSATION_ID = Field(
@@ -23,7 +24,7 @@ async def list_conversations(
     limit: Annotated[int, Field(ge=1, le=100, description="How many, newest first.")] = 20,
 ) -> ConversationsResult:
     """List the ask_kimi conversations kept on this server, newest first."""
-    summaries = await app_of(ctx).chat.store.recent(limit)
+    summaries = await app_of(ctx).chat.store.recent(limit, owner=current_owner())
     entries = [
         ConversationEntry(
             conversation_id=s.id,
@@ -41,5 +42,5 @@ async def delete_conversation(
     conversation_id: Annotated[str, CONVERSATION_ID], ctx: AppCtx
 ) -> ConversationDeleted:
     """Delete a conversation's history from this server. This cannot be undone."""
-    await app_of(ctx).chat.store.delete(conversation_id)
+    await app_of(ctx).chat.store.delete(conversation_id, owner=current_owner())
     return ConversationDeleted(conversation_id=conversation_id, deleted=True)

@@ -4,9 +4,11 @@ import ipaddress
 import logging
 import socket
 import sys
+from collections.abc import Mapping
 
 import uvicorn
 from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -21,6 +23,7 @@ from kimi_mcp.server.http_auth import (
     generate_token,
     token_problem,
 )
+from kimi_mcp.store.conversations import DEFAULT_OWNER
 
 log = logging.getLogger(__name__)
 
@@ -51,41 +54,59 @@ async def healthz(_: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-def build_http_app(settings: Settings, token: str) -> Starlette:
-    """The SDK app plus /healthz, wrapped (outermost first) in the Host/Origin guard and auth."""
+def build_http_app(settings: Settings, tokens: Mapping[str, str]) -> Starlette:
+    """The SDK app plus /healthz, wrapped (outermost first) in the Host/Origin guard and auth;
+    `tokens` maps each bearer token to the owner of the conversations it may see."""
     security = security_for(settings)
-    app = build_server(settings, inbound_token=token).streamable_http_app(
+    app = build_server(settings, inbound_tokens=tuple(tokens)).streamable_http_app(
         streamable_http_path="/mcp", transport_security=security, host=settings.host
     )
     app.add_route("/healthz", healthz, methods=["GET"])
     # add_middleware puts the last one added outermost: see http_auth for why the guard is.
-    app.add_middleware(BearerAuth, token=token, open_paths=OPEN_PATHS)
+    app.add_middleware(BearerAuth, tokens=tokens, open_paths=OPEN_PATHS)
     app.add_middleware(HostOriginGuard, security=security, open_paths=OPEN_PATHS)
     return app
 
 
-def resolve_token(settings: Settings) -> tuple[str, bool]:
-    """The inbound bearer token and whether it was generated for this run.
+def resolve_tokens(settings: Settings) -> tuple[dict[str, str], bool]:
+    """The inbound bearer tokens with their owners, and whether the one token was generated.
+
+    `auth_token` belongs to the default owner, each key of `auth_tokens` to the owner it names;
+    with neither, one token is generated for this run (the default owner's).
 
     Raises:
-        ConfigError: the configured token is unusable or equals the Kimi API key.
+        ConfigError: a configured token is unusable or equals the Kimi API key.
     """
-    if settings.auth_token is None:
-        return generate_token(), True
-    token = settings.auth_token.get_secret_value()
+    tokens: dict[str, str] = {}
+    if settings.auth_token is not None:
+        tokens[_checked(settings, settings.auth_token, "KIMI_MCP_AUTH_TOKEN")] = DEFAULT_OWNER
+    for key, owner in (settings.auth_tokens or {}).items():
+        token = _checked(settings, key, "KIMI_MCP_AUTH_TOKENS")
+        if token in tokens:
+            raise ConfigError("auth_token is also a key of auth_tokens: give each client one token")
+        tokens[token] = owner
+    if not tokens:
+        return {generate_token(): DEFAULT_OWNER}, True
+    return tokens, False
+
+
+def _checked(settings: Settings, secret: SecretStr, where: str) -> str:
+    token = secret.get_secret_value()
     problem = token_problem(token)
     if problem is not None:
-        raise ConfigError(f"{problem} (KIMI_MCP_AUTH_TOKEN)")
+        raise ConfigError(f"{problem} ({where})")
     if settings.api_key is not None and token == settings.api_key.get_secret_value():
         # Clients would hold the Kimi key itself, and it would sit in their config files.
         raise ConfigError(
-            "auth_token (KIMI_MCP_AUTH_TOKEN) must not be the Kimi API key: "
+            f"an HTTP token ({where}) must not be the Kimi API key: "
             "choose a separate random token, e.g. python -c 'import secrets; "
             "print(secrets.token_urlsafe(32))'"
         )
     if len(token) < MIN_TOKEN_CHARS:
-        log.warning("auth_token is shorter than %d characters: easy to guess", MIN_TOKEN_CHARS)
-    return token, False
+        log.warning(
+            "a token of %s is shorter than %d characters: easy to guess", where, MIN_TOKEN_CHARS
+        )
+    return token
 
 
 def check_binding(settings: Settings, generated: bool) -> None:
@@ -141,9 +162,9 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 async def serve_http(settings: Settings) -> None:
-    token, generated = resolve_token(settings)
+    tokens, generated = resolve_tokens(settings)
     check_binding(settings, generated)
-    app = build_http_app(settings, token)
+    app = build_http_app(settings, tokens)
     sock = _bind(settings.host, settings.port)
     port = sock.getsockname()[1]
     config = uvicorn.Config(
@@ -159,7 +180,7 @@ async def serve_http(settings: Settings) -> None:
         server_header=False,  # nothing about the stack to anyone who can reach the port
     )
     if generated:
-        _announce_token(token)
+        _announce_token(next(iter(tokens)))
     # The real port (the setting may be 0) on stderr, for people and for the tests.
     sys.stderr.write(f"kimi-mcp: serving MCP at http://{settings.host}:{port}/mcp\n")
     sys.stderr.flush()

@@ -6,11 +6,14 @@ the Host/Origin check and enforces the 4 MiB body limit). The guard comes first 
 foreign Host or Origin is a browser-borne or DNS-rebinding request, and it gets the same 421/403
 whether or not it carries a token, so such a page learns nothing about the token check and the
 token is never compared for it.
+
+Each token names an owner (`auth_tokens`; a single `auth_token` is the default owner): the bearer
+check puts it in the ASGI scope under `OWNER_SCOPE_KEY`, where `owners` finds it for every handler.
 """
 
 import hmac
 import secrets
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from starlette.requests import Request
@@ -18,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 MIN_TOKEN_CHARS = 16
+OWNER_SCOPE_KEY = "kimi_mcp.owner"  # the owner whose token the request carried
 WWW_AUTHENTICATE = 'Bearer realm="kimi-mcp"'
 
 
@@ -37,24 +41,37 @@ def token_problem(token: str) -> str | None:
 
 def is_authorized(header_values: list[bytes], token: bytes) -> bool:
     """One `Authorization: Bearer <token>` header, scheme case-insensitive (RFC 6750 2.1)."""
+    return owner_of(header_values, [(token, "")]) is not None
+
+
+def owner_of(header_values: list[bytes], tokens: list[tuple[bytes, str]]) -> str | None:
+    """The owner of the one bearer token in `header_values`, or None when none matches."""
     if len(header_values) != 1:
-        return False
+        return None
     scheme, _, credentials = header_values[0].partition(b" ")
     if scheme.lower() != b"bearer" or not credentials:
-        return False
-    # Constant time: the answer must not reveal how many leading bytes were right.
-    return hmac.compare_digest(credentials, token)
+        return None
+    found = None
+    for token, owner in tokens:  # every token compared, so timing tells nothing of which
+        # Constant time: the answer must not reveal how many leading bytes were right.
+        if hmac.compare_digest(credentials, token):
+            found = owner
+    return found
 
 
 class BearerAuth:
-    """401 unless the request carries the token; `open_paths` (health checks) need none.
+    """401 unless the request carries one of the tokens; `open_paths` (health checks) need none.
 
-    The token is read from the Authorization header only: never from the query string, where it
-    would land in proxy logs and browser history.
+    `tokens` maps each token to its owner, who reaches the handlers through the scope. The token
+    is read from the Authorization header only: never from the query string, where it would land
+    in proxy logs and browser history.
     """
 
-    def __init__(self, app: ASGIApp, token: str, open_paths: Collection[str] = ()) -> None:
-        self.app, self.token, self.open_paths = app, token.encode("ascii"), frozenset(open_paths)
+    def __init__(
+        self, app: ASGIApp, tokens: Mapping[str, str], open_paths: Collection[str] = ()
+    ) -> None:
+        self.app, self.open_paths = app, frozenset(open_paths)
+        self.tokens = [(token.encode("ascii"), owner) for token, owner in tokens.items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Lifespan passes; so does a WebSocket, which no route accepts (the router closes it).
@@ -62,8 +79,9 @@ class BearerAuth:
             await self.app(scope, receive, send)
             return
         values = [value for name, value in scope["headers"] if name.lower() == b"authorization"]
-        if is_authorized(values, self.token):
-            await self.app(scope, receive, send)
+        owner = owner_of(values, self.tokens)
+        if owner is not None:
+            await self.app({**scope, OWNER_SCOPE_KEY: owner}, receive, send)
             return
         await _refusal(bool(values))(scope, receive, send)
 

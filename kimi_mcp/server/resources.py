@@ -11,20 +11,26 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 
-from kimi_mcp.errors import InputError
-from kimi_mcp.store.conversations import ConversationStore
+from kimi_mcp.errors import KimiError
+from kimi_mcp.server.owners import current_owner
+from kimi_mcp.store.conversations import Conversation, ConversationStore
 
 RECENT = 100
 
 
 def register_conversation_resources(server: MCPServer[Any], store: ConversationStore) -> None:
     async def conversations() -> str:
-        return json.dumps([asdict(c) for c in await store.recent(RECENT)], ensure_ascii=False)
+        try:
+            summaries = await store.recent(RECENT, owner=current_owner())
+        except KimiError as exc:  # the store's: names the file and the fix
+            raise ResourceError(str(exc)) from None
+        return json.dumps([asdict(c) for c in summaries], ensure_ascii=False)
 
     async def conversation(conversation_id: str) -> str:
         try:
-            return json.dumps(asdict(await store.load(conversation_id)), ensure_ascii=False)
-        except InputError as exc:
+            found = await store.load(conversation_id, owner=current_owner())
+            return json.dumps(_shown(found), ensure_ascii=False)
+        except KimiError as exc:  # an unknown id, or the store's error
             raise ResourceError(str(exc)) from None
 
     server.resource(
@@ -39,3 +45,9 @@ def register_conversation_resources(server: MCPServer[Any], store: ConversationS
         mime_type="application/json",
         description="One ask_kimi conversation, every turn.",
     )(conversation)
+
+
+def _shown(conversation: Conversation) -> dict[str, Any]:
+    shown = asdict(conversation)
+    del shown["owner"]  # the reader is the owner: nothing to tell
+    return shown

@@ -34,6 +34,11 @@ class ChatResult(BaseModel):
     conversation_id: str = Field(description="Pass back to continue this conversation.")
     dropped_turns: int = Field(description="Oldest messages left out to fit the model's window.")
     file_ids: list[str] = Field(description="Documents Kimi read for this answer.")
+    stored: bool = Field(
+        description="True when this turn was kept in the conversation; false: the answer is "
+        "here but continuing the conversation will not include it (see store_error)."
+    )
+    store_error: str | None = Field(description="Why the turn was not kept; null when stored.")
 
     @classmethod
     def of(cls, answer: ChatAnswer) -> "ChatResult":
@@ -49,6 +54,8 @@ class ChatResult(BaseModel):
             conversation_id=answer.conversation_id,
             dropped_turns=answer.dropped_turns,
             file_ids=answer.file_ids,
+            stored=answer.stored,
+            store_error=answer.store_error,
         )
 
 

@@ -20,6 +20,7 @@ from kimi_mcp.server.conversation_tools import (
     delete_conversation,
     list_conversations,
 )
+from kimi_mcp.server.owners import current_owner
 from kimi_mcp.server.progress import ProgressReporter
 from kimi_mcp.server.results import (
     BalanceResult,
@@ -101,6 +102,7 @@ async def ask_kimi(
         files,
         file_ids,
         images,
+        owner=current_owner(),
     )
 
     async def send(progress: float, message: str) -> None:

@@ -1,7 +1,11 @@
 """Conversations kept server-side, so they outlive a client's /clear and a server restart.
 
 `ConversationStore` is the small interface callers use; `sqlite_conversations` holds the embedded
-default. A second backend implements the same four calls and `aclose`.
+default. A second backend implements the same five calls and `aclose`.
+
+Every conversation has an owner (the HTTP client's name from `auth_tokens`; `DEFAULT_OWNER` for
+stdio and a single token). A call for another owner's id answers exactly as for an unknown id, so
+ids cannot be probed.
 """
 
 import secrets
@@ -11,6 +15,7 @@ from typing import Literal, Protocol
 from kimi_mcp.errors import InputError
 
 Role = Literal["user", "assistant"]
+DEFAULT_OWNER = "default"  # stdio, a single auth_token, and conversations kept before owners
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class Conversation:
     system: str | None
     turns: list[Turn] = field(default_factory=list)
     file_ids: list[str] = field(default_factory=list)  # documents kept in every later turn
+    owner: str = DEFAULT_OWNER
 
 
 @dataclass(frozen=True)
@@ -38,31 +44,57 @@ class ConversationSummary:
     first_prompt: str
 
 
-def new_conversation(model: str, system: str | None) -> Conversation:
+def new_conversation(model: str, system: str | None, *, owner: str) -> Conversation:
     """A conversation not stored yet: the first `append` stores it with its first turns."""
-    return Conversation(id="conv_" + secrets.token_hex(12), model=model, system=system)
+    return Conversation(id="conv_" + secrets.token_hex(12), model=model, system=system, owner=owner)
 
 
 class ConversationStore(Protocol):
-    async def load(self, conversation_id: str) -> Conversation: ...
+    async def check(self) -> None:
+        """Open the store and make sure it can be written: called before anything is billed.
+
+        Raises:
+            StoreError: it cannot be used (names the file and the fix).
+        """
+
+    async def load(self, conversation_id: str, *, owner: str) -> Conversation: ...
     async def append(
         self, conversation: Conversation, turns: list[Turn], model: str, file_ids: list[str]
-    ) -> None: ...
-    async def recent(self, limit: int) -> list[ConversationSummary]: ...
-    async def delete(self, conversation_id: str) -> None: ...
+    ) -> None:
+        """Add `turns` to `conversation` (stored by its first append) for `conversation.owner`.
+
+        `file_ids` are merged with the ones kept, never replace them, so concurrent calls all
+        keep theirs. Text is kept exactly, whatever code points it holds.
+
+        Raises:
+            InputError: the conversation was deleted or expired meanwhile (checked in the same
+                transaction as the append, so a deleted conversation never comes back).
+            StoreError: the store failed.
+        """
+
+    async def recent(self, limit: int, *, owner: str) -> list[ConversationSummary]: ...
+    async def delete(self, conversation_id: str, *, owner: str) -> None: ...
     async def aclose(self) -> None: ...
 
 
 EndReason = Literal["deleted", "expired"]
+_ENDED = {
+    None: "does not exist on this server",
+    "deleted": "was deleted",
+    "expired": "expired (see conversation_ttl_days)",
+}
 
 
 def unknown_conversation(conversation_id: str, reason: EndReason | None = None) -> InputError:
-    what = {
-        None: "does not exist on this server",
-        "deleted": "was deleted",
-        "expired": "expired (see conversation_ttl_days)",
-    }[reason]
     return InputError(
-        f"Unknown conversation_id '{conversation_id}': it {what}. Nothing was sent. Omit "
+        f"Unknown conversation_id '{conversation_id}': it {_ENDED[reason]}. Nothing was sent. Omit "
         "conversation_id to start a new conversation (list_conversations shows the ones kept)."
+    )
+
+
+def ended_meanwhile(conversation_id: str, reason: EndReason | None) -> InputError:
+    """An append refused: the conversation ended while Kimi answered (the answer is not kept)."""
+    what = _ENDED[reason] if reason else "is no longer on this server"
+    return InputError(
+        f"conversation '{conversation_id}' {what} while Kimi answered, so this turn was not kept"
     )

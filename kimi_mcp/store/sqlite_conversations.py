@@ -1,6 +1,8 @@
 """The embedded conversation store: stdlib sqlite3, one file in the data directory.
 
-sqlite3 is blocking, so every call runs on a worker thread.
+sqlite3 is blocking, so every call runs on a worker thread. Text SQLite cannot take as UTF-8 (a
+lone surrogate, which JSON and Kimi's streams can carry) is kept as a BLOB of its UTF-8 bytes with
+surrogates passed through, so it reads back exactly.
 """
 
 import json
@@ -12,28 +14,47 @@ from typing import cast
 import anyio.to_thread
 
 from kimi_mcp.store.conversations import (
+    DEFAULT_OWNER,
     Conversation,
     ConversationSummary,
     EndReason,
     Turn,
+    ended_meanwhile,
     unknown_conversation,
 )
-from kimi_mcp.store.sqlite_file import SqliteFile
+from kimi_mcp.store.sqlite_file import Mark, SqliteFile
 
-_SCHEMA = """
+# Version 1 added owners; a store of version 0 (no mark) keeps its rows for the default owner.
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS conversations (
     id TEXT PRIMARY KEY, model TEXT NOT NULL, system TEXT, file_ids TEXT NOT NULL,
-    created_at REAL NOT NULL, updated_at REAL NOT NULL);
+    created_at REAL NOT NULL, updated_at REAL NOT NULL,
+    owner TEXT NOT NULL DEFAULT '{DEFAULT_OWNER}');
+CREATE INDEX IF NOT EXISTS conversations_by_owner ON conversations (owner, updated_at);
 CREATE TABLE IF NOT EXISTS ended (
-    id TEXT PRIMARY KEY, reason TEXT NOT NULL, at REAL NOT NULL);
+    id TEXT PRIMARY KEY, reason TEXT NOT NULL, at REAL NOT NULL,
+    owner TEXT NOT NULL DEFAULT '{DEFAULT_OWNER}');
 CREATE TABLE IF NOT EXISTS turns (
     conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
     seq INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL, reasoning TEXT,
     PRIMARY KEY (conversation_id, seq));
 """
 
+
+def _add_owners(db: sqlite3.Connection, version: int) -> None:
+    """Version 0 -> 1: every existing row belongs to the default owner."""
+    for table in ("conversations", "ended"):
+        columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if columns and "owner" not in columns:
+            db.execute(
+                f"ALTER TABLE {table} ADD COLUMN owner TEXT NOT NULL DEFAULT '{DEFAULT_OWNER}'"
+            )
+
+
+MARK = Mark(application_id=0x4B4D4343, version=1, migrate=_add_owners)  # "KMCC"
 DAY = 86_400.0
 TOMBSTONE_DAYS = 365  # how long "deleted"/"expired" is remembered before an id is just unknown
+FIRST_PROMPT_CHARS = 120
 
 
 class SqliteConversationStore:
@@ -41,39 +62,47 @@ class SqliteConversationStore:
     are remembered for a year, so a caller learns why its id stopped working."""
 
     def __init__(self, path: Path, *, ttl_days: float = 0) -> None:
-        self._file = SqliteFile(path, _SCHEMA)
+        self._file = SqliteFile(path, _SCHEMA, MARK)
         self._connect = self._file.connect
         self._ttl = ttl_days * DAY
         self._next_purge = 0.0
 
+    async def check(self) -> None:
+        await anyio.to_thread.run_sync(self._file.check)
+
     async def aclose(self) -> None:
         await anyio.to_thread.run_sync(self._file.close)  # waits for a call in flight
 
-    async def load(self, conversation_id: str) -> Conversation:
-        found = await anyio.to_thread.run_sync(self._select, conversation_id)
+    async def load(self, conversation_id: str, *, owner: str) -> Conversation:
+        found = await anyio.to_thread.run_sync(self._select, conversation_id, owner)
         if not isinstance(found, Conversation):
             raise unknown_conversation(conversation_id, found)
         return found
 
-    def _select(self, conversation_id: str) -> Conversation | EndReason | None:
+    def _select(self, conversation_id: str, owner: str) -> Conversation | EndReason | None:
         with self._connect() as db:
             self._purge(db)
             row = db.execute(
-                "SELECT model, system, file_ids, updated_at FROM conversations WHERE id = ?",
-                (conversation_id,),
+                "SELECT model, system, file_ids, updated_at FROM conversations "
+                "WHERE id = ? AND owner = ?",
+                (conversation_id, owner),
             ).fetchone()
             if row is None:
-                return _ended(db, conversation_id)
+                return _ended(db, conversation_id, owner)
             if self._ttl and row[3] < time.time() - self._ttl:  # idle past the TTL, not purged yet
                 db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
-                _bury(db, [conversation_id], "expired")
+                _bury(db, [(conversation_id, owner)], "expired")
                 return "expired"
             turns = db.execute(
                 "SELECT role, content, reasoning FROM turns WHERE conversation_id = ? ORDER BY seq",
                 (conversation_id,),
             ).fetchall()
-        turn_list = [Turn(*turn) for turn in turns]
-        return Conversation(conversation_id, row[0], row[1], turn_list, json.loads(row[2]))
+        turn_list = [
+            Turn(role, _text(content), _opt(reasoning)) for role, content, reasoning in turns
+        ]
+        return Conversation(
+            conversation_id, row[0], _opt(row[1]), turn_list, json.loads(row[2]), owner
+        )
 
     async def append(
         self, conversation: Conversation, turns: list[Turn], model: str, file_ids: list[str]
@@ -83,56 +112,87 @@ class SqliteConversationStore:
     def _append(
         self, conversation: Conversation, turns: list[Turn], model: str, file_ids: list[str]
     ) -> None:
-        conversation_id = conversation.id
+        conversation_id, owner = conversation.id, conversation.owner
         now = time.time()
-        with self._connect() as db:  # one transaction: the conversation and its new turns
+        with self._connect() as db:  # one transaction: the tombstone check, the merge, the turns
+            ended = db.execute("SELECT owner, reason FROM ended WHERE id = ?", (conversation_id,))
+            tombstone = ended.fetchone()
+            if tombstone is not None:  # deleted or expired while Kimi answered: stays gone
+                reason = cast(EndReason, tombstone[1]) if tombstone[0] == owner else None
+                raise ended_meanwhile(conversation_id, reason)
+            row = db.execute(
+                "SELECT owner, file_ids FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+            if row is not None and row[0] != owner:
+                raise ended_meanwhile(conversation_id, None)
+            kept = json.loads(row[1]) if row else []
+            merged = list(dict.fromkeys([*kept, *file_ids]))  # concurrent calls keep theirs too
             db.execute(
-                "INSERT OR IGNORE INTO conversations VALUES (?, ?, ?, ?, ?, ?)",
-                (conversation_id, model, conversation.system, "[]", now, now),
+                "INSERT INTO conversations (id, model, system, file_ids, created_at, updated_at, "
+                "owner) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "model = excluded.model, file_ids = excluded.file_ids, "
+                "updated_at = excluded.updated_at",
+                (
+                    conversation_id,
+                    model,
+                    _stored(conversation.system),
+                    json.dumps(merged),
+                    now,
+                    now,
+                    owner,
+                ),
             )
-            (count,) = db.execute(
-                "SELECT COUNT(*) FROM turns WHERE conversation_id = ?", (conversation_id,)
+            (last,) = db.execute(
+                "SELECT COALESCE(MAX(seq), -1) FROM turns WHERE conversation_id = ?",
+                (conversation_id,),
             ).fetchone()
             db.executemany(
                 "INSERT INTO turns VALUES (?, ?, ?, ?, ?)",
                 [
-                    (conversation_id, count + i, t.role, t.content, t.reasoning)
+                    (
+                        conversation_id,
+                        last + 1 + i,
+                        t.role,
+                        _stored(t.content),
+                        _stored(t.reasoning),
+                    )
                     for i, t in enumerate(turns)
                 ],
             )
-            db.execute(
-                "UPDATE conversations SET updated_at = ?, model = ?, file_ids = ? WHERE id = ?",
-                (now, model, json.dumps(file_ids), conversation_id),
-            )
 
-    async def recent(self, limit: int) -> list[ConversationSummary]:
-        return await anyio.to_thread.run_sync(self._recent, limit)
+    async def recent(self, limit: int, *, owner: str) -> list[ConversationSummary]:
+        return await anyio.to_thread.run_sync(self._recent, limit, owner)
 
-    def _recent(self, limit: int) -> list[ConversationSummary]:
+    def _recent(self, limit: int, owner: str) -> list[ConversationSummary]:
         with self._connect() as db:
             self._purge(db)
             rows = db.execute(
                 "SELECT c.id, c.model, c.updated_at, "
                 "(SELECT COUNT(*) FROM turns t WHERE t.conversation_id = c.id), "
-                "(SELECT substr(content, 1, 120) FROM turns t WHERE t.conversation_id = c.id "
+                "(SELECT substr(content, 1, ?) FROM turns t WHERE t.conversation_id = c.id "
                 "AND t.role = 'user' ORDER BY seq LIMIT 1) "
-                "FROM conversations c ORDER BY c.updated_at DESC LIMIT ?",
-                (limit,),
+                "FROM conversations c WHERE c.owner = ? ORDER BY c.updated_at DESC LIMIT ?",
+                (FIRST_PROMPT_CHARS * 4, owner, limit),  # 4 bytes a character, for a BLOB
             ).fetchall()
-        return [ConversationSummary(r[0], r[1], r[3], r[2], r[4] or "") for r in rows]
+        return [
+            ConversationSummary(r[0], r[1], r[3], r[2], _prefix(r[4], FIRST_PROMPT_CHARS))
+            for r in rows
+        ]
 
-    async def delete(self, conversation_id: str) -> None:
-        deleted, ended = await anyio.to_thread.run_sync(self._delete, conversation_id)
+    async def delete(self, conversation_id: str, *, owner: str) -> None:
+        deleted, ended = await anyio.to_thread.run_sync(self._delete, conversation_id, owner)
         if not deleted:
             raise unknown_conversation(conversation_id, ended)
 
-    def _delete(self, conversation_id: str) -> tuple[bool, EndReason | None]:
+    def _delete(self, conversation_id: str, owner: str) -> tuple[bool, EndReason | None]:
         with self._connect() as db:
             self._purge(db)
-            gone = db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+            gone = db.execute(
+                "DELETE FROM conversations WHERE id = ? AND owner = ?", (conversation_id, owner)
+            )
             if gone.rowcount == 0:
-                return False, _ended(db, conversation_id)
-            _bury(db, [conversation_id], "deleted")
+                return False, _ended(db, conversation_id, owner)
+            _bury(db, [(conversation_id, owner)], "deleted")
         return True, None
 
     def _purge(self, db: sqlite3.Connection) -> None:
@@ -141,22 +201,55 @@ class SqliteConversationStore:
         if not self._ttl or now < self._next_purge:
             return
         self._next_purge = now + 60
-        expired = [
-            row[0]
-            for row in db.execute(
-                "SELECT id FROM conversations WHERE updated_at < ?", (now - self._ttl,)
-            )
-        ]
-        db.executemany("DELETE FROM conversations WHERE id = ?", [(i,) for i in expired])
+        expired = db.execute(
+            "SELECT id, owner FROM conversations WHERE updated_at < ?", (now - self._ttl,)
+        ).fetchall()
+        db.executemany("DELETE FROM conversations WHERE id = ?", [(i,) for i, _ in expired])
         _bury(db, expired, "expired")
         db.execute("DELETE FROM ended WHERE at < ?", (now - TOMBSTONE_DAYS * DAY,))
 
 
-def _ended(db: sqlite3.Connection, conversation_id: str) -> EndReason | None:
-    row = db.execute("SELECT reason FROM ended WHERE id = ?", (conversation_id,)).fetchone()
+def _ended(db: sqlite3.Connection, conversation_id: str, owner: str) -> EndReason | None:
+    row = db.execute(
+        "SELECT reason FROM ended WHERE id = ? AND owner = ?", (conversation_id, owner)
+    ).fetchone()
     return None if row is None else cast(EndReason, row[0])
 
 
-def _bury(db: sqlite3.Connection, ids: list[str], reason: EndReason) -> None:
+def _bury(db: sqlite3.Connection, ids: list[tuple[str, str]], reason: EndReason) -> None:
     now = time.time()
-    db.executemany("INSERT OR REPLACE INTO ended VALUES (?, ?, ?)", [(i, reason, now) for i in ids])
+    db.executemany(
+        "INSERT OR REPLACE INTO ended (id, reason, at, owner) VALUES (?, ?, ?, ?)",
+        [(i, reason, now, owner) for i, owner in ids],
+    )
+
+
+def _stored(text: str | None) -> str | bytes | None:
+    """`text` as SQLite can keep it exactly: itself, or its bytes when it holds a lone surrogate."""
+    if text is None or text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+    return text
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("utf-8", "surrogatepass") if isinstance(value, bytes) else value
+
+
+def _opt(value: str | bytes | None) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _prefix(value: str | bytes | None, chars: int) -> str:
+    """The first `chars` characters; a BLOB cut inside a character loses that character only."""
+    if not isinstance(value, bytes):
+        return (value or "")[:chars]
+    for cut in range(4):
+        try:
+            return value[: len(value) - cut].decode("utf-8", "surrogatepass")[:chars]
+        except UnicodeDecodeError:
+            continue
+    return value.decode("utf-8", "replace")[:chars]

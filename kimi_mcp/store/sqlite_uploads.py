@@ -1,11 +1,14 @@
-"""The embedded upload ledger: stdlib sqlite3, one file in the data directory."""
+"""The embedded upload ledger: stdlib sqlite3, one file in the data directory.
+
+Its failures are `StoreError`s naming the file and the fix (`sqlite_file` translates them).
+"""
 
 import time
 from pathlib import Path
 
 import anyio.to_thread
 
-from kimi_mcp.store.sqlite_file import SqliteFile
+from kimi_mcp.store.sqlite_file import Mark, SqliteFile
 from kimi_mcp.store.uploads import LedgerEntry
 
 _SCHEMA = """
@@ -16,13 +19,14 @@ CREATE TABLE IF NOT EXISTS uploads (
 CREATE TABLE IF NOT EXISTS contents (file_id TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sources (file_id TEXT PRIMARY KEY, path TEXT NOT NULL);
 """
+MARK = Mark(application_id=0x4B4D4355, version=1)  # "KMCU"; version 0: written before the mark
 
 
 class SqliteUploadLedger:
     """The ledger in one SQLite file of the data directory (calls run on a worker thread)."""
 
     def __init__(self, path: Path) -> None:
-        self._file = SqliteFile(path, _SCHEMA)
+        self._file = SqliteFile(path, _SCHEMA, MARK)
         self._connect = self._file.connect
 
     async def aclose(self) -> None:

@@ -10,7 +10,8 @@ from starlette.applications import Starlette
 
 from kimi_mcp.config import Settings, load_settings
 from kimi_mcp.errors import ConfigError
-from kimi_mcp.server.http_app import build_http_app, check_binding, resolve_token
+from kimi_mcp.server.http_app import build_http_app, check_binding, resolve_tokens
+from kimi_mcp.store.conversations import DEFAULT_OWNER
 from tests.conftest import CANARY_KEY
 
 TOKEN = "unit-test-token-0123456789abcdef"
@@ -21,13 +22,14 @@ def _settings(workdir: Path, **values: Any) -> Settings:
 
 
 def test_a_configured_token_is_used_as_is(workdir: Path) -> None:
-    assert resolve_token(_settings(workdir, auth_token=TOKEN)) == (TOKEN, False)
+    assert resolve_tokens(_settings(workdir, auth_token=TOKEN)) == ({TOKEN: DEFAULT_OWNER}, False)
 
 
 def test_without_a_token_one_is_generated_per_run(workdir: Path) -> None:
-    first, generated = resolve_token(_settings(workdir))
-    assert generated and len(first) >= 40
-    assert resolve_token(_settings(workdir))[0] != first
+    tokens, generated = resolve_tokens(_settings(workdir))
+    [(first, owner)] = tokens.items()
+    assert generated and len(first) >= 40 and owner == DEFAULT_OWNER
+    assert resolve_tokens(_settings(workdir))[0] != tokens
 
 
 @pytest.mark.parametrize(
@@ -36,21 +38,21 @@ def test_without_a_token_one_is_generated_per_run(workdir: Path) -> None:
 )
 def test_unusable_tokens_are_config_errors(workdir: Path, token: str, problem: str) -> None:
     with pytest.raises(ConfigError, match=problem):
-        resolve_token(_settings(workdir, auth_token=token))
+        resolve_tokens(_settings(workdir, auth_token=token))
 
 
 def test_the_kimi_key_is_refused_as_token_without_showing_it(workdir: Path) -> None:
     """S6: the inbound token must not be the Kimi key; the message never shows either."""
     settings = _settings(workdir, auth_token=CANARY_KEY, api_key=CANARY_KEY)
     with pytest.raises(ConfigError, match="must not be the Kimi API key") as caught:
-        resolve_token(settings)
+        resolve_tokens(settings)
     assert CANARY_KEY not in str(caught.value)
 
 
 def test_a_short_token_is_accepted_with_a_warning(
     workdir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    assert resolve_token(_settings(workdir, auth_token="short"))[0] == "short"
+    assert resolve_tokens(_settings(workdir, auth_token="short"))[0] == {"short": DEFAULT_OWNER}
     assert "easy to guess" in caplog.text
 
 
@@ -80,7 +82,7 @@ def test_beyond_loopback_with_both_warns(workdir: Path, caplog: pytest.LogCaptur
 @pytest.fixture
 async def http(workdir: Path) -> AsyncIterator[httpx2.AsyncClient]:
     """The app in-process; plain requests only (ASGITransport buffers whole responses)."""
-    app: Starlette = build_http_app(_settings(workdir), TOKEN)
+    app: Starlette = build_http_app(_settings(workdir), {TOKEN: DEFAULT_OWNER})
     transport = httpx2.ASGITransport(app=app)
     async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1:8765") as client:
         yield client

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from kimi_mcp.errors import InputError
-from kimi_mcp.store.conversations import ConversationStore, Turn, new_conversation
+from kimi_mcp.store.conversations import DEFAULT_OWNER, ConversationStore, Turn, new_conversation
 from kimi_mcp.store.sqlite_conversations import SqliteConversationStore
 from kimi_mcp.store.sqlite_uploads import SqliteUploadLedger
 from kimi_mcp.store.uploads import LedgerEntry, UploadLedger
 
 pytestmark = pytest.mark.anyio
+OWNER = DEFAULT_OWNER
 
 OpenConversations = Callable[[], Awaitable[ConversationStore]]
 OpenLedger = Callable[[], Awaitable[UploadLedger]]
@@ -61,12 +62,12 @@ async def test_a_conversation_is_kept_whole_and_outlives_a_reopen(
     open_conversations: OpenConversations,
 ) -> None:
     store = await open_conversations()
-    conversation = new_conversation(MODEL, "Be brief.")
+    conversation = new_conversation(MODEL, "Be brief.", owner=OWNER)
     turns = [Turn("user", "Why is the sky blue?"), Turn("assistant", "Rayleigh.", "thought")]
     await store.append(conversation, turns, MODEL, ["file-a", "file-b"])
     await store.aclose()
 
-    kept = await (await open_conversations()).load(conversation.id)
+    kept = await (await open_conversations()).load(conversation.id, owner=OWNER)
     assert (kept.id, kept.model, kept.system) == (conversation.id, MODEL, "Be brief.")
     assert kept.turns == turns
     assert kept.file_ids == ["file-a", "file-b"]
@@ -76,10 +77,10 @@ async def test_later_turns_follow_in_order_with_the_latest_model_and_documents(
     open_conversations: OpenConversations,
 ) -> None:
     store = await open_conversations()
-    conversation = new_conversation(MODEL, None)
+    conversation = new_conversation(MODEL, None, owner=OWNER)
     await store.append(conversation, [Turn("user", "1"), Turn("assistant", "2")], MODEL, [])
     await store.append(conversation, [Turn("user", "3")], "kimi-k3", ["file-a"])
-    kept = await store.load(conversation.id)
+    kept = await store.load(conversation.id, owner=OWNER)
     assert [turn.content for turn in kept.turns] == ["1", "2", "3"]
     assert (kept.model, kept.file_ids) == ("kimi-k3", ["file-a"])
 
@@ -88,29 +89,32 @@ async def test_recent_lists_newest_first_with_counts_and_a_short_first_prompt(
     open_conversations: OpenConversations,
 ) -> None:
     store = await open_conversations()
-    older, newer = new_conversation(MODEL, None), new_conversation(MODEL, None)
+    older, newer = (
+        new_conversation(MODEL, None, owner=OWNER),
+        new_conversation(MODEL, None, owner=OWNER),
+    )
     await store.append(older, [Turn("user", "q" * 500), Turn("assistant", "a")], MODEL, [])
     await store.append(newer, [Turn("user", "second")], MODEL, [])
-    listed = await store.recent(10)
+    listed = await store.recent(10, owner=OWNER)
     assert [s.id for s in listed] == [newer.id, older.id]
     assert (listed[1].turns, listed[1].first_prompt) == (2, "q" * 120)
-    assert [s.id for s in await store.recent(1)] == [newer.id]
+    assert [s.id for s in await store.recent(1, owner=OWNER)] == [newer.id]
 
 
 async def test_a_deleted_conversation_stays_gone_and_says_why(
     open_conversations: OpenConversations,
 ) -> None:
     store = await open_conversations()
-    conversation = new_conversation(MODEL, None)
+    conversation = new_conversation(MODEL, None, owner=OWNER)
     await store.append(conversation, [Turn("user", "private")], MODEL, [])
-    await store.delete(conversation.id)
+    await store.delete(conversation.id, owner=OWNER)
     with pytest.raises(InputError, match="was deleted"):
-        await store.load(conversation.id)
+        await store.load(conversation.id, owner=OWNER)
     with pytest.raises(InputError, match="was deleted"):
-        await store.delete(conversation.id)
-    assert await store.recent(10) == []
+        await store.delete(conversation.id, owner=OWNER)
+    assert await store.recent(10, owner=OWNER) == []
     with pytest.raises(InputError, match="does not exist"):
-        await store.load("conv_never")
+        await store.load("conv_never", owner=OWNER)
 
 
 # The upload ledger ------------------------------------------------------------------------------
