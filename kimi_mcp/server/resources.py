@@ -13,6 +13,7 @@ from mcp.server.mcpserver.exceptions import ResourceError
 
 from kimi_mcp.errors import KimiError
 from kimi_mcp.server.owners import current_owner
+from kimi_mcp.server.results import LONE_SURROGATE
 from kimi_mcp.store.conversations import Conversation, ConversationStore
 
 RECENT = 100
@@ -24,12 +25,12 @@ def register_conversation_resources(server: MCPServer[Any], store: ConversationS
             summaries = await store.recent(RECENT, owner=current_owner())
         except KimiError as exc:  # the store's: names the file and the fix
             raise ResourceError(str(exc)) from None
-        return json.dumps([asdict(c) for c in summaries], ensure_ascii=False)
+        return _json([asdict(c) for c in summaries])
 
     async def conversation(conversation_id: str) -> str:
         try:
             found = await store.load(conversation_id, owner=current_owner())
-            return json.dumps(_shown(found), ensure_ascii=False)
+            return _json(_shown(found))
         except KimiError as exc:  # an unknown id, or the store's error
             raise ResourceError(str(exc)) from None
 
@@ -45,6 +46,12 @@ def register_conversation_resources(server: MCPServer[Any], store: ConversationS
         mime_type="application/json",
         description="One ask_kimi conversation, every turn.",
     )(conversation)
+
+
+def _json(value: object) -> str:
+    """JSON with text as it is, lone surrogates escaped (\\udXXX): exact, and sendable."""
+    text = json.dumps(value, ensure_ascii=False)
+    return LONE_SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 def _shown(conversation: Conversation) -> dict[str, Any]:

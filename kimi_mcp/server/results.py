@@ -1,11 +1,20 @@
 """Structured tool results: each becomes a tool's outputSchema and its structuredContent."""
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from kimi_mcp.ask.chat import ChatAnswer
 from kimi_mcp.kimi.stream import TruncatedReason
+
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a str holds a pair as one code point
+
+
+def wire_safe(text: str) -> str:
+    """`text` as JSON-RPC can carry it: a lone surrogate (Kimi streams can hold one) becomes
+    U+FFFD here; the conversation store keeps the exact text."""
+    return LONE_SURROGATE.sub("\ufffd", text)
 
 
 class UsageResult(BaseModel):
@@ -44,12 +53,12 @@ class ChatResult(BaseModel):
     def of(cls, answer: ChatAnswer) -> "ChatResult":
         usage = answer.usage
         return cls(
-            answer=answer.answer,
+            answer=wire_safe(answer.answer),
             model=answer.model,
             finish_reason=answer.finish_reason,
             truncated=answer.truncated,
             truncated_reason=answer.truncated_reason,
-            reasoning=answer.reasoning,
+            reasoning=wire_safe(answer.reasoning) if answer.reasoning else None,
             usage=UsageResult(**usage.model_dump()) if usage else None,
             conversation_id=answer.conversation_id,
             dropped_turns=answer.dropped_turns,

@@ -120,7 +120,9 @@ class SqliteFile:
 
     def _refusal(self, problem: str) -> StoreError:
         return StoreError(
-            self.path, problem + "; kimi-mcp never changes a file it did not create", self._aside()
+            self.path,
+            problem + "; kimi-mcp never changes a file it did not create",
+            MOVE_ASIDE.format(name=self.path.name),
         )
 
     def _open(self) -> sqlite3.Connection:

@@ -8,10 +8,17 @@ included, since conversations outlive a server restart.
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import anyio
 import pytest
 
 from kimi_mcp.errors import InputError
-from kimi_mcp.store.conversations import DEFAULT_OWNER, ConversationStore, Turn, new_conversation
+from kimi_mcp.store.conversations import (
+    DEFAULT_OWNER,
+    Conversation,
+    ConversationStore,
+    Turn,
+    new_conversation,
+)
 from kimi_mcp.store.sqlite_conversations import SqliteConversationStore
 from kimi_mcp.store.sqlite_uploads import SqliteUploadLedger
 from kimi_mcp.store.uploads import LedgerEntry, UploadLedger
@@ -149,3 +156,96 @@ async def test_extracted_text_is_cached_and_forgotten_with_its_upload(
     assert await ledger.find(entry.sha256, "file-extract") is None
     assert await ledger.cached_body("file-2") is None
     assert await ledger.describe("file-2") is None
+
+
+async def test_check_passes_on_a_usable_store_and_leaves_it_empty(
+    open_conversations: OpenConversations,
+) -> None:
+    store = await open_conversations()
+    await store.check()
+    await store.check()
+    assert await store.recent(10, owner=OWNER) == []
+
+
+async def test_lone_surrogates_round_trip_through_the_store_exactly(
+    open_conversations: OpenConversations,
+) -> None:
+    """Billed answers thrown away: a lone surrogate (JSON and SSE carry them) made storing fail."""
+    store = await open_conversations()
+    odd = "before \ud800 after \udfff, a pair \U0001f600 and é"
+    conversation = new_conversation(MODEL, "system " + odd, owner=OWNER)
+    turns = [Turn("user", "question " + odd), Turn("assistant", "answer " + odd, "thought " + odd)]
+    await store.append(conversation, turns, MODEL, [])
+    await store.aclose()
+
+    reopened = await open_conversations()
+    kept = await reopened.load(conversation.id, owner=OWNER)
+    assert (kept.system, kept.turns) == ("system " + odd, turns)
+    [summary] = await reopened.recent(10, owner=OWNER)
+    assert summary.first_prompt == ("question " + odd)[:120]
+
+
+async def test_a_turn_appended_after_its_conversation_was_deleted_is_refused(
+    open_conversations: OpenConversations,
+) -> None:
+    """A deleted conversation came back: an ask in flight re-created it with its turns."""
+    store = await open_conversations()
+    conversation = new_conversation(MODEL, None, owner=OWNER)
+    await store.append(conversation, [Turn("user", "first")], MODEL, [])
+    loaded = await store.load(conversation.id, owner=OWNER)  # an ask starts on it...
+    await store.delete(conversation.id, owner=OWNER)  # ...and it is deleted meanwhile
+    with pytest.raises(InputError, match="was deleted while Kimi answered"):
+        await store.append(loaded, [Turn("user", "late"), Turn("assistant", "a")], MODEL, ["f"])
+    with pytest.raises(InputError, match="was deleted"):
+        await store.load(conversation.id, owner=OWNER)
+    assert await store.recent(10, owner=OWNER) == []
+
+
+async def test_concurrent_appends_keep_every_document_and_every_turn(
+    open_conversations: OpenConversations,
+) -> None:
+    """Concurrent asks lost a document: file_ids was last-writer-wins."""
+    store, other = await open_conversations(), await open_conversations()  # two processes, too
+    conversation = new_conversation(MODEL, None, owner=OWNER)
+    await store.append(conversation, [Turn("user", "start")], MODEL, ["file-shared"])
+    loaded = await store.load(conversation.id, owner=OWNER)
+    calls = 8
+    async with anyio.create_task_group() as group:
+        for n in range(calls):
+            target = store if n % 2 else other
+            turns = [Turn("user", f"q{n}"), Turn("assistant", f"a{n}")]
+            group.start_soon(target.append, loaded, turns, MODEL, ["file-shared", f"file-{n}"])
+    kept = await store.load(conversation.id, owner=OWNER)
+    assert sorted(kept.file_ids) == sorted(["file-shared", *(f"file-{n}" for n in range(calls))])
+    assert len(kept.turns) == 1 + 2 * calls
+    for n in range(calls):  # each call's question is followed by its own answer
+        at = kept.turns.index(Turn("user", f"q{n}"))
+        assert kept.turns[at + 1] == Turn("assistant", f"a{n}")
+
+
+async def test_another_owners_conversation_answers_exactly_like_an_unknown_id(
+    open_conversations: OpenConversations,
+) -> None:
+    """No isolation between HTTP clients: anyone could list, read, continue and delete all."""
+    store = await open_conversations()
+    alice = new_conversation(MODEL, None, owner="alice")
+    await store.append(alice, [Turn("user", "alice's secret")], MODEL, [])
+    ended = new_conversation(MODEL, None, owner="alice")
+    await store.append(ended, [Turn("user", "gone")], MODEL, [])
+    await store.delete(ended.id, owner="alice")
+
+    assert await store.recent(10, owner="bob") == []
+    for conversation_id in (alice.id, ended.id):  # live or deleted: bob learns nothing
+        with pytest.raises(InputError) as as_bob:
+            await store.load(conversation_id, owner="bob")
+        with pytest.raises(InputError) as unknown:
+            await store.load("conv_never", owner="bob")
+        assert str(as_bob.value) == str(unknown.value).replace("conv_never", conversation_id)
+        with pytest.raises(InputError, match="does not exist"):
+            await store.delete(conversation_id, owner="bob")
+    bobs = Conversation(alice.id, MODEL, None, owner="bob")  # a forged continuation
+    with pytest.raises(InputError):
+        await store.append(bobs, [Turn("user", "bob writes")], MODEL, [])
+    kept = await store.load(alice.id, owner="alice")
+    assert kept.turns == [Turn("user", "alice's secret")]
+    assert [s.id for s in await store.recent(10, owner="alice")] == [alice.id]

@@ -1,0 +1,157 @@
+"""The SQLite files of the store: a file that is not ours is refused unchanged, old stores are
+adopted, and every failure is a StoreError naming the file and the fix (never "a kimi-mcp bug")."""
+
+import sqlite3
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from kimi_mcp.errors import StoreError
+from kimi_mcp.store.conversations import DEFAULT_OWNER, Turn, new_conversation
+from kimi_mcp.store.sqlite_conversations import SqliteConversationStore
+from kimi_mcp.store.sqlite_uploads import SqliteUploadLedger
+
+pytestmark = pytest.mark.anyio
+MODEL = "kimi-k2.6"
+
+# The schema kimi-mcp wrote before stores carried a mark or owners (commit 8acb673).
+LEGACY_SCHEMA = """
+CREATE TABLE conversations (
+    id TEXT PRIMARY KEY, model TEXT NOT NULL, system TEXT, file_ids TEXT NOT NULL,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE ended (id TEXT PRIMARY KEY, reason TEXT NOT NULL, at REAL NOT NULL);
+CREATE TABLE turns (
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL, reasoning TEXT,
+    PRIMARY KEY (conversation_id, seq));
+INSERT INTO conversations VALUES ('conv_old', 'kimi-k2.6', 'Be brief.', '["file-a"]', 1, 1e12);
+INSERT INTO turns VALUES ('conv_old', 0, 'user', 'kept question', NULL);
+INSERT INTO turns VALUES ('conv_old', 1, 'assistant', 'kept answer', 'why');
+"""
+
+
+def _foreign_database(path: Path) -> bytes:
+    """Another program's SQLite file (rollback journal, its own table); returns its bytes."""
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE notes (body TEXT)")
+        db.execute("INSERT INTO notes VALUES ('mine')")
+    db.close()
+    return path.read_bytes()
+
+
+async def _use_conversations(path: Path) -> None:
+    store = SqliteConversationStore(path)
+    try:
+        await store.recent(10, owner=DEFAULT_OWNER)
+    finally:
+        await store.aclose()
+
+
+async def _use_ledger(path: Path) -> None:
+    ledger = SqliteUploadLedger(path)
+    try:
+        await ledger.find("ab" * 32, "file-extract")
+    finally:
+        await ledger.aclose()
+
+
+USES: list[Callable[[Path], Awaitable[None]]] = [_use_conversations, _use_ledger]
+
+
+@pytest.mark.parametrize("use", USES, ids=["conversations", "ledger"])
+async def test_a_foreign_sqlite_file_at_the_store_path_is_refused_and_never_modified(
+    tmp_path: Path, use: Callable[[Path], Awaitable[None]]
+) -> None:
+    path = tmp_path / "store.sqlite3"
+    before = _foreign_database(path)
+    mode = path.stat().st_mode
+    with pytest.raises(StoreError) as refused:
+        await use(path)
+    message = str(refused.value)
+    assert str(path) in message and "another program's SQLite database" in message
+    assert "rename it to store.sqlite3.bak" in message and "KIMI_MCP_DATA_DIR" in message
+    assert path.read_bytes() == before and path.stat().st_mode == mode
+    assert not path.with_name("store.sqlite3-wal").exists()  # never switched to WAL
+
+
+@pytest.mark.parametrize("use", USES, ids=["conversations", "ledger"])
+@pytest.mark.parametrize("content", [b"not a database at all\n" * 100, b"SQLite format 3\x00junk"])
+async def test_a_corrupt_store_file_is_a_store_error_naming_the_file_and_the_fix(
+    tmp_path: Path, use: Callable[[Path], Awaitable[None]], content: bytes
+) -> None:
+    path = tmp_path / "store.sqlite3"
+    path.write_bytes(content)
+    with pytest.raises(StoreError, match="not a SQLite database, or it is damaged") as refused:
+        await use(path)
+    assert str(path) in str(refused.value) and "Move it aside" in str(refused.value)
+    assert path.read_bytes() == content
+
+
+@pytest.mark.parametrize("use", USES, ids=["conversations", "ledger"])
+async def test_a_directory_at_the_store_path_is_a_store_error(
+    tmp_path: Path, use: Callable[[Path], Awaitable[None]]
+) -> None:
+    path = tmp_path / "store.sqlite3"
+    path.mkdir()
+    with pytest.raises(StoreError, match="not a regular file") as refused:
+        await use(path)
+    assert str(path) in str(refused.value)
+
+
+async def test_an_unwritable_data_dir_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "data"
+    blocker.write_text("a file where the data directory should be")  # holds even for root
+    with pytest.raises(StoreError, match="KIMI_MCP_DATA_DIR") as refused:
+        await _use_conversations(blocker / "conversations.sqlite3")
+    assert str(blocker / "conversations.sqlite3") in str(refused.value)
+
+
+async def test_a_store_from_before_the_mark_is_adopted_with_its_rows_for_the_default_owner(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "conversations.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(LEGACY_SCHEMA)
+    db.close()
+    store = SqliteConversationStore(path)
+    try:
+        old = await store.load("conv_old", owner=DEFAULT_OWNER)
+        assert (old.system, old.file_ids) == ("Be brief.", ["file-a"])
+        assert old.turns == [Turn("user", "kept question"), Turn("assistant", "kept answer", "why")]
+        await store.append(old, [Turn("user", "more")], MODEL, ["file-b"])
+        await store.delete("conv_old", owner=DEFAULT_OWNER)
+    finally:
+        await store.aclose()
+    with sqlite3.connect(path) as db:
+        marks = [
+            db.execute(f"PRAGMA {p}").fetchone()[0] for p in ("application_id", "user_version")
+        ]
+    db.close()
+    assert marks == [0x4B4D4343, 1]
+
+
+async def test_a_store_from_a_newer_kimi_mcp_is_refused_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "conversations.sqlite3"
+    await _use_conversations(path)
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 99")
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="newer kimi-mcp") as refused:
+        await _use_conversations(path)
+    assert "Upgrade kimi-mcp" in str(refused.value)
+    assert path.read_bytes() == before
+
+
+async def test_a_new_store_file_is_owner_only_and_marked(tmp_path: Path) -> None:
+    path = tmp_path / "conversations.sqlite3"
+    store = SqliteConversationStore(path)
+    try:
+        await store.check()
+        conversation = new_conversation(MODEL, None, owner=DEFAULT_OWNER)
+        await store.append(conversation, [Turn("user", "q")], MODEL, [])
+    finally:
+        await store.aclose()
+    assert path.stat().st_mode & 0o777 == 0o600
+    await _use_conversations(path)  # ours: opened again without complaint
