@@ -111,3 +111,47 @@ async def test_guard_then_auth_on_every_path_but_healthz(
 async def test_healthz_is_open(http: httpx2.AsyncClient) -> None:
     answer = await http.get("/healthz", headers={"Host": "evil.example"})
     assert answer.status_code == 200 and answer.json() == {"status": "ok"}
+
+
+def test_auth_tokens_give_each_token_its_owner_and_auth_token_the_default(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KIMI_MCP_AUTH_TOKENS", '{"alice-token-0123456789": "alice"}')
+    tokens, generated = resolve_tokens(_settings(workdir, auth_token=TOKEN))
+    assert tokens == {TOKEN: DEFAULT_OWNER, "alice-token-0123456789": "alice"}
+    assert not generated
+
+
+def test_auth_tokens_come_from_the_toml_config_too(workdir: Path) -> None:
+    config = workdir / "kimi.toml"
+    config.write_text('[auth_tokens]\n"bob-token-0123456789ab" = "bob"\n')
+    tokens, generated = resolve_tokens(_settings(workdir, config=config))
+    assert (tokens, generated) == ({"bob-token-0123456789ab": "bob"}, False)
+
+
+@pytest.mark.parametrize(
+    ("tokens", "problem"),
+    [
+        ({CANARY_KEY: "alice"}, "must not be the Kimi API key"),
+        ({"has space in it": "alice"}, "visible ASCII"),
+        ({TOKEN: "bob"}, "also a key of auth_tokens"),
+    ],
+)
+def test_each_of_auth_tokens_passes_the_token_checks(
+    workdir: Path, tokens: dict[str, str], problem: str
+) -> None:
+    settings = _settings(workdir, auth_token=TOKEN, auth_tokens=tokens, api_key=CANARY_KEY)
+    with pytest.raises(ConfigError, match=problem) as caught:
+        resolve_tokens(settings)
+    assert CANARY_KEY not in str(caught.value)
+
+
+@pytest.mark.parametrize("owner", ["", "has space", "x" * 65, "new\nline"])
+def test_an_unusable_owner_name_is_a_config_error(workdir: Path, owner: str) -> None:
+    with pytest.raises(ConfigError, match="owner names"):
+        _settings(workdir, auth_tokens={TOKEN: owner})
+
+
+def test_auth_tokens_never_show_in_the_settings_repr(workdir: Path) -> None:
+    settings = _settings(workdir, auth_tokens={TOKEN: "alice"})
+    assert TOKEN not in repr(settings) and TOKEN not in settings.model_dump_json()
