@@ -162,3 +162,18 @@ async def test_concurrent_asks_on_one_conversation_keep_every_document(
         await mcp_client.call_tool("ask_kimi", {"prompt": "all?", "conversation_id": conversation})
     )
     assert sorted(last["file_ids"]) == sorted(ids)
+
+
+async def test_an_unusable_upload_ledger_is_a_clear_error_and_nothing_is_uploaded(
+    settings: Settings, emulator: Emulator, workdir: Path
+) -> None:
+    """Store errors (the ledger's too) were "a kimi-mcp bug" naming neither file nor fix."""
+    ledger = settings.data_dir / "uploads.sqlite3"
+    _not_sqlite(ledger)
+    (workdir / "notes.txt").write_text("some notes")
+    async with Client(build_server(settings)) as client:
+        result = await client.call_tool("upload_file", {"path": str(workdir / "notes.txt")})
+    message = error_text(result)
+    assert str(ledger) in message and "Move it aside" in message
+    assert "unexpectedly" not in message
+    assert [r for r in emulator.requests if r.method == "POST"] == []
