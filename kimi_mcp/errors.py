@@ -3,11 +3,13 @@
 KimiError
 ├── ConfigError                 bad settings: start-up stops (exit 2), never a tool error
 ├── NotConfiguredError          no API key: every API tool answers this
+├── UnusableKeyError            a key no HTTP header can carry (settings refuse it earlier)
 ├── InputError                  a tool argument we refuse before calling Kimi
 └── APIError                    talking to Kimi failed
     ├── APIConnectionError      no usable answer (refused, reset, cut)
     │   └── APITimeoutError
     ├── ResponseValidationError 2xx whose body is not what the docs describe
+    │   └── UpstreamMalformedError  a stream chunk of the wrong shape (kind upstream_malformed)
     └── APIStatusError          non-2xx; .status_code .error_type .retry_after
         ├── BadRequestError          400 invalid_request_error
         │   └── ContentFilterError   400 content_filter
@@ -38,6 +40,15 @@ class NotConfiguredError(KimiError):
         )
 
 
+class UnusableKeyError(KimiError):
+    def __init__(self) -> None:
+        super().__init__(
+            "The Kimi API key holds characters no HTTP header can carry (non-ASCII, spaces or "
+            "control characters), so nothing was sent. Tell the user to copy MOONSHOT_API_KEY "
+            "again from the Kimi console and restart this MCP server. Retrying will not help."
+        )
+
+
 class InputError(KimiError):
     """A tool argument refused before anything was sent upstream."""
 
@@ -60,6 +71,13 @@ class APITimeoutError(APIConnectionError):
 
 class ResponseValidationError(APIError):
     """Kimi answered 2xx with a body that does not match the documented shape."""
+
+
+class UpstreamMalformedError(ResponseValidationError):
+    """A stream chunk that is not JSON or not of the documented shape. Once text was streamed,
+    the call returns it as a partial answer (truncated_reason "upstream_malformed") instead."""
+
+    kind = "upstream_malformed"
 
 
 class APIStatusError(APIError):

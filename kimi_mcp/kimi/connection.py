@@ -13,6 +13,7 @@ from kimi_mcp.errors import (
     APIStatusError,
     APITimeoutError,
     NotConfiguredError,
+    UnusableKeyError,
 )
 from kimi_mcp.kimi.policy import error_from_response
 from kimi_mcp.kimi.retries import Retries, may_have_acted
@@ -53,18 +54,21 @@ class Connection:
         if self._api_key is None:
             raise NotConfiguredError()
         if self._client is None:
-            self._client = httpx2.AsyncClient(
+            self._client = self._new_client(self._api_key.get_secret_value())
+        return self._client
+
+    def _new_client(self, key: str) -> httpx2.AsyncClient:
+        try:
+            return httpx2.AsyncClient(
                 base_url=self._base_url,
-                headers={
-                    "Authorization": f"Bearer {self._api_key.get_secret_value()}",
-                    "User-Agent": self._user_agent,
-                },
+                headers={"Authorization": f"Bearer {key}", "User-Agent": self._user_agent},
                 timeout=timeouts(self._timeout),
                 limits=LIMITS,
                 follow_redirects=False,
                 transport=self._transport,
             )
-        return self._client
+        except UnicodeEncodeError:  # its .object is the header: never let it travel on
+            raise UnusableKeyError() from None
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -106,9 +110,9 @@ class Connection:
             async with http.stream(method, path, **kwargs) as response:
                 body = await read_capped(response)
         except httpx2.TimeoutException as exc:  # before TransportError: it is a subclass
-            raise self.connection_error(APITimeoutError, method, path, exc) from exc
-        except httpx2.TransportError as exc:
-            raise self.connection_error(APIConnectionError, method, path, exc) from exc
+            raise self.connection_error(APITimeoutError, method, path, exc) from None
+        except httpx2.TransportError as exc:  # its text may quote a header: only redacted
+            raise self.connection_error(APIConnectionError, method, path, exc) from None
         if not response.is_success:
             raise self.status_error(response.status_code, response.headers, body)
         # A fresh Response around the capped body: the streamed one is closed and unread.
