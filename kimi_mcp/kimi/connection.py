@@ -1,6 +1,7 @@
 """The HTTP side of KimiClient: one lazy httpx2.AsyncClient, one request sent with retries, and
 errors that never carry the key."""
 
+import re
 from typing import Any
 
 import anyio
@@ -18,6 +19,8 @@ from kimi_mcp.errors import (
 from kimi_mcp.kimi.policy import error_from_response
 from kimi_mcp.kimi.retries import Retries, may_have_acted
 from kimi_mcp.kimi.upstream import LIMITS, connection_error, read_capped, timeouts
+
+_HEADER_SAFE = re.compile(r"[!-~]+")  # printable ASCII, no space: a key is one word
 
 
 class Connection:
@@ -54,12 +57,13 @@ class Connection:
         if self._api_key is None:
             raise NotConfiguredError()
         if self._client is None:
-            self._client = self._new_client(self._api_key.get_secret_value())
-        return self._client
-
-    def _new_client(self, key: str) -> httpx2.AsyncClient:
-        try:
-            return httpx2.AsyncClient(
+            key = self._api_key.get_secret_value()
+            # What a header cannot carry is refused here, before httpx2 sees it: its refusal
+            # quotes the header escaped, and httpcore2 logs that at DEBUG where no redaction
+            # reaches (settings trim or refuse such keys at start-up, by the same rule).
+            if not _HEADER_SAFE.fullmatch(key):
+                raise UnusableKeyError()
+            self._client = httpx2.AsyncClient(
                 base_url=self._base_url,
                 headers={"Authorization": f"Bearer {key}", "User-Agent": self._user_agent},
                 timeout=timeouts(self._timeout),
@@ -67,8 +71,7 @@ class Connection:
                 follow_redirects=False,
                 transport=self._transport,
             )
-        except UnicodeEncodeError:  # its .object is the header: never let it travel on
-            raise UnusableKeyError() from None
+        return self._client
 
     @property
     def secrets(self) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from kimi_mcp.ask.chat import ChatRequest
+from kimi_mcp.ask.images import STORED_IMAGE, stored_image_id
 from kimi_mcp.errors import InputError
 from kimi_mcp.kimi.paths import FILE_ID, checked_id
 from kimi_mcp.local_files.guard import within_client_roots
@@ -50,10 +51,13 @@ FILE_ID_ARGUMENT = Field(
 )
 
 
-def _check_file_ids(file_ids: tuple[str, ...]) -> None:
+def _check_file_ids(file_ids: tuple[str, ...], images: tuple[str, ...] = ()) -> None:
     """Every id is refused or accepted before anything is sent (KimiClient checks them again)."""
     for file_id in file_ids:
         checked_id(file_id, FILE_ID)
+    for image in images:
+        if image.startswith(STORED_IMAGE):
+            stored_image_id(image)
 
 
 class Message(BaseModel):
@@ -101,7 +105,7 @@ async def ask_kimi(
     client_roots: ClientRootsForAsk = None,
 ) -> ChatResult:
     """Ask a Kimi model and get its answer, reasoning and token usage. Check `truncated`."""
-    _check_file_ids(file_ids)
+    _check_file_ids(file_ids, images)
     app = app_of(ctx)
     request = ChatRequest(
         prompt,
@@ -211,7 +215,7 @@ async def estimate_tokens(
         raise ToolError("Give 'text' or 'messages', not both.")
     if text is None and messages is None and not files and not file_ids:
         raise ToolError("Give exactly one of 'text' or 'messages' (and/or files, file_ids).")
-    _check_file_ids(file_ids)
+    _check_file_ids(file_ids, images)
     app = app_of(ctx)
     deadline = _deadline()
     info = await app.catalogue.get(model or app.settings.default_model, deadline=deadline)
