@@ -215,7 +215,7 @@ async def estimate_tokens(
         raise ToolError("Give 'text' or 'messages', not both.")
     if text is None and messages is None and not files and not file_ids:
         raise ToolError("Give exactly one of 'text' or 'messages' (and/or files, file_ids).")
-    _check_file_ids(file_ids, images)
+    _check_file_ids(file_ids)
     app = app_of(ctx)
     deadline = _deadline()
     info = await app.catalogue.get(model or app.settings.default_model, deadline=deadline)
