@@ -56,6 +56,8 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
 }
 _TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TRY_AGAIN = re.compile(r"try again after (\d+(?:\.\d+)?) seconds?", re.IGNORECASE)
+REDACT_WINDOW = 8  # characters of a secret's written form that count as a leak of it
+_ASCII_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)  # keeps lengths
 
 
 def redact(text: str, secrets: tuple[str, ...]) -> str:
@@ -80,10 +82,6 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
     return _cut(text, spans)
 
 
-REDACT_WINDOW = 8  # characters of a secret's form that count as a leak of it
-_ASCII_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
-
-
 @functools.lru_cache(maxsize=16)
 def _secret_grams(secret: str) -> tuple[tuple[frozenset[str], int], ...]:
     """For each written form of `secret`: its runs of REDACT_WINDOW characters (the whole form
@@ -97,9 +95,8 @@ def _secret_grams(secret: str) -> tuple[tuple[frozenset[str], int], ...]:
         repr(secret.encode("utf-8", "surrogatepass"))[2:-1],
         json.dumps(secret)[1:-1],
         json.dumps(secret, ensure_ascii=False)[1:-1],
-        quote(secret, safe=""),
-        quote_plus(secret),
-        quote(secret, safe="", errors="surrogatepass"),
+        quote(secret, safe="", errors="surrogatepass"),  # a lone surrogate must not raise
+        quote_plus(secret, errors="surrogatepass"),
     }
     grams = []
     for form in forms:

@@ -199,3 +199,9 @@ def test_redaction_leaves_other_text_alone() -> None:
     text = "Kimi answered HTTP 401 invalid_authentication_error for sk-other-key-123456"
     assert redact(text, (CANARY_KEY,)) == text
     assert redact(text, ()) == text
+
+
+def test_redaction_of_a_key_with_a_lone_surrogate_does_not_raise() -> None:
+    """os.environ holds undecodable bytes as lone surrogates; redaction must still work."""
+    key = f"sk-{HEAD}\udcff{TAIL}"
+    assert_no_key(redact(f"got {key!r} and {quote(key, errors='surrogatepass')}", (key,)), key, "x")
