@@ -50,7 +50,14 @@ CHAT = {"model": "kimi-k2.6", "messages": [{"role": "user", "content": "hi"}]}
 def assert_no_key(text: str, key: str, where: str) -> None:
     """Neither the key in any form nor any 8 characters of its secret part appear."""
     folded = text.lower()
-    for needle in (key, repr(key)[1:-1], json.dumps(key)[1:-1], quote(key), HEAD, TAIL[-8:]):
+    for needle in (
+        key,
+        repr(key)[1:-1],
+        json.dumps(key)[1:-1],
+        quote(key, errors="surrogatepass"),
+        HEAD,
+        TAIL[-8:],
+    ):
         assert needle.lower() not in folded, f"the key ({needle!r}) appeared in {where}: {text}"
 
 
