@@ -1,9 +1,11 @@
 """Settings: CLI flag > environment > TOML config file > default, resolved once at start-up."""
 
 import json
+import logging
 import os
 import re
 import tomllib
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -19,8 +21,11 @@ from pydantic_settings import (
 
 from kimi_mcp.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 REGION_BASE_URLS = {"global": "https://api.moonshot.ai/v1", "china": "https://api.moonshot.cn/v1"}
 REGION_CURRENCIES = {"global": "USD", "china": "CNY"}
+KEY_VARIABLES = ("MOONSHOT_API_KEY", "KIMI_API_KEY")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # File names that usually hold secrets; the path guard refuses any path with a component (or
 # consecutive components, for patterns with '/') matching one, case-insensitively.
@@ -79,6 +84,51 @@ def _split_list(value: Any, separator: str) -> Any:
     return [part.strip() for part in text.split(separator) if part.strip()]
 
 
+def _key_source(raw: str) -> str:
+    """Where the key came from, by name (never by value), for the messages about it."""
+    for name in KEY_VARIABLES:
+        if os.environ.get(name) == raw:
+            return name
+    return "the api_key setting"
+
+
+def _trimmable(char: str) -> bool:
+    # Whitespace, control and format characters (a BOM, a zero-width space) that an editor or a
+    # copy-paste leaves at the ends of a line: a Windows-edited .env ends the key with "\r".
+    return char.isspace() or unicodedata.category(char) in ("Cc", "Cf")
+
+
+def checked_key(raw: str) -> str:
+    """The key as it can go into an Authorization header ("" when blank), else a ValueError.
+
+    Trailing and leading whitespace is removed with a warning; anything inside the key that a
+    header cannot carry (whitespace, control characters, non-ASCII) is refused. Neither message
+    shows the key: httpx2 would refuse it with an error quoting it in an escaped form.
+    """
+    start, end = 0, len(raw)
+    while start < end and _trimmable(raw[start]):
+        start += 1
+    while end > start and _trimmable(raw[end - 1]):
+        end -= 1
+    key = raw[start:end]
+    if not key:
+        return ""
+    if any(not ("!" <= char <= "~") for char in key):
+        raise ValueError(
+            f"{_key_source(raw)} has a space, a control character or a non-ASCII character "
+            "inside it, which no HTTP header can carry; Kimi keys are one word (sk-...). Copy "
+            "the key again from the Kimi console."
+        )
+    if key != raw:
+        log.warning(
+            "%s had %d whitespace or control character(s) around it (a file edited on Windows?); "
+            "they were removed.",
+            _key_source(raw),
+            len(raw) - len(key),
+        )
+    return key
+
+
 class Settings(BaseSettings):
     """Every kimi-mcp setting. The TOML key is the field name; see README for env names."""
 
@@ -91,7 +141,7 @@ class Settings(BaseSettings):
     )
 
     api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("api_key", "MOONSHOT_API_KEY", "KIMI_API_KEY")
+        default=None, validation_alias=AliasChoices("api_key", *KEY_VARIABLES)
     )
     base_url: str | None = Field(
         default=None,
@@ -119,6 +169,12 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str] | None, NoDecode] = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"
     config: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("api_key")
+    @classmethod
+    def _usable_key(cls, key: SecretStr | None) -> SecretStr | None:
+        usable = checked_key(key.get_secret_value()) if key is not None else ""
+        return SecretStr(usable) if usable else None  # blank: as if unset (start-up says so)
 
     @field_validator("allowed_dirs", mode="before")
     @classmethod
@@ -251,5 +307,5 @@ def _describe(exc: ValidationError) -> str:
         if error["type"] == "extra_forbidden":
             problems.append(f"unknown setting '{where}'")
         else:
-            problems.append(f"{where}: {error['msg']}")
+            problems.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
     return "invalid settings: " + "; ".join(problems)

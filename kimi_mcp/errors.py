@@ -3,12 +3,14 @@
 KimiError
 ├── ConfigError                 bad settings: start-up stops (exit 2), never a tool error
 ├── NotConfiguredError          no API key: every API tool answers this
+├── UnusableKeyError            a key no HTTP header can carry (settings refuse it earlier)
 ├── InputError                  a tool argument we refuse before calling Kimi
 ├── StoreError                  the conversation store or upload ledger cannot be used
 └── APIError                    talking to Kimi failed
     ├── APIConnectionError      no usable answer (refused, reset, cut)
     │   └── APITimeoutError
     ├── ResponseValidationError 2xx whose body is not what the docs describe
+    │   └── UpstreamMalformedError  a stream chunk of the wrong shape (kind upstream_malformed)
     └── APIStatusError          non-2xx; .status_code .error_type .retry_after
         ├── BadRequestError          400 invalid_request_error
         │   └── ContentFilterError   400 content_filter
@@ -36,6 +38,15 @@ class NotConfiguredError(KimiError):
             "No Kimi API key is configured, so this tool cannot reach Kimi. Tell the user to set "
             "MOONSHOT_API_KEY (a key from platform.kimi.ai, or platform.kimi.com for the China "
             "region) in this MCP server's environment and restart it. Retrying will not help."
+        )
+
+
+class UnusableKeyError(KimiError):
+    def __init__(self) -> None:
+        super().__init__(
+            "The Kimi API key holds characters no HTTP header can carry (non-ASCII, spaces or "
+            "control characters), so nothing was sent. Tell the user to copy MOONSHOT_API_KEY "
+            "again from the Kimi console and restart this MCP server. Retrying will not help."
         )
 
 
@@ -78,6 +89,13 @@ class APITimeoutError(APIConnectionError):
 
 class ResponseValidationError(APIError):
     """Kimi answered 2xx with a body that does not match the documented shape."""
+
+
+class UpstreamMalformedError(ResponseValidationError):
+    """A stream chunk that is not JSON or not of the documented shape. Once text was streamed,
+    the call returns it as a partial answer (truncated_reason "upstream_malformed") instead."""
+
+    kind = "upstream_malformed"
 
 
 class APIStatusError(APIError):

@@ -65,6 +65,54 @@ def test_base_url_variables_and_region_pick_the_host(monkeypatch: pytest.MonkeyP
     assert settings.currency == "CNY"  # an unknown host: the region decides the currency
 
 
+SECRET = "sk-conf-9d8c7b6a5f4e3d2c1b0a"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [SECRET + "\r", SECRET + "\r\n", f"  {SECRET}\n", f"\ufeff{SECRET}", f"\t{SECRET}\u200b"],
+    ids=["cr", "crlf", "spaces-and-lf", "bom", "tab-and-zero-width-space"],
+)
+def test_key_with_trailing_cr_is_trimmed_with_a_warning_that_does_not_show_it(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, raw: str
+) -> None:
+    monkeypatch.setenv("MOONSHOT_API_KEY", raw)
+    key = load_settings().api_key
+    assert key is not None and key.get_secret_value() == SECRET
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "MOONSHOT_API_KEY" in warnings[0].getMessage()
+    assert SECRET[-10:] not in caplog.text and SECRET[:10] not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [f"sk-conf 9d8c7b6a{SECRET}", f"sk-conf\r\n{SECRET}", f"sk-\x07{SECRET}", f"sk-é{SECRET}"],
+    ids=["space", "crlf", "bell", "non-ascii"],
+)
+@pytest.mark.parametrize("variable", ["MOONSHOT_API_KEY", "KIMI_API_KEY"])
+def test_key_with_whitespace_or_control_characters_inside_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, raw: str, variable: str
+) -> None:
+    monkeypatch.setenv(variable, raw)
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+    message = str(refused.value)
+    assert f"{variable} has a space, a control character or a non-ASCII character" in message
+    assert SECRET[-10:] not in message and "9d8c7b6a" not in message
+    assert "Value error" not in message
+
+
+def test_a_blank_key_counts_as_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOONSHOT_API_KEY", " \r\n")
+    assert load_settings().api_key is None
+
+
+def test_a_bad_key_in_the_config_file_is_named_as_the_setting() -> None:
+    write_toml(default_config_path(), 'api_key = "sk-a\\tb"\n')
+    with pytest.raises(ConfigError, match="the api_key setting has a space"):
+        load_settings()
+
+
 def test_no_key_is_not_an_error() -> None:
     assert load_settings().api_key is None
 

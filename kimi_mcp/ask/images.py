@@ -4,10 +4,10 @@ Kimi takes no public http(s) URLs (kimi-api.md 2.6).
 """
 
 import base64
-import re
 from pathlib import PurePath
 
 from kimi_mcp.errors import InputError
+from kimi_mcp.kimi.paths import FILE_ID
 from kimi_mcp.kimi.types import ModelInfo
 
 MIB = 1024 * 1024
@@ -16,7 +16,6 @@ MIB = 1024 * 1024
 MAX_IMAGE_BYTES = 20 * MIB
 MAX_IMAGES_BYTES = 70 * MIB
 STORED_IMAGE = "ms://"  # "moonshot storage": a file uploaded with purpose "image"
-_FILE_ID = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 IMAGE_TYPES = {
     ".png": "image/png",
     ".jpg": "image/jpeg",
@@ -64,9 +63,9 @@ def check_images_total(total: int) -> None:
 
 def stored_image_id(url: str) -> str:
     file_id = url.removeprefix(STORED_IMAGE)
-    if not _FILE_ID.fullmatch(file_id):
+    if not FILE_ID.matches(file_id):  # the rule every id in a URL path follows
         raise InputError(
-            f"{url!r} is not an ms://<file_id> reference; give the id upload_file returned "
-            "(letters, digits, '_', '-', '.'), or a local image path."
+            f"{url[:80]!r} is not an ms://<file_id> reference: a {FILE_ID.name} is "
+            f"{FILE_ID.looks_like}. Give the id upload_file returned, or a local image path."
         )
     return file_id

@@ -7,8 +7,9 @@ redacted.
 - `client`: `KimiClient`, one short method per endpoint;
 - `connection` (one request with retries) and `chat_stream` (one streamed chat, chat slots),
   over `retries` (one call's attempts) and `upstream` (timeouts, capped bodies, SSE lines);
-- `stream` (the SSE chat stream read into an outcome), `policy` (Kimi's errors and the retry
-  policy), `rules` (what each model family takes), `types` (Kimi's JSON shapes).
+- `stream` (the SSE chat stream read into an outcome), `policy` (Kimi's errors, the retry
+  policy, redaction), `rules` (what each model family takes), `types` (Kimi's JSON shapes),
+  `paths` (the one rule for ids that go into a URL path).
 
 May import: `kimi_mcp.errors` only (never `mcp`, `config`, `server`, `store`, `ask`).
 """

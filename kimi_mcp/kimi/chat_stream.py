@@ -6,7 +6,13 @@ from typing import Any
 import anyio
 import httpx2
 
-from kimi_mcp.errors import APIConnectionError, APIError, APIStatusError, APITimeoutError
+from kimi_mcp.errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    UpstreamMalformedError,
+)
 from kimi_mcp.kimi.connection import Connection
 from kimi_mcp.kimi.retries import Retries, not_sent
 from kimi_mcp.kimi.stream import ChatOutcome, StreamState, TruncatedReason
@@ -70,6 +76,8 @@ class ChatStreamer:
                 if state.produced_text:  # never retried: the text went out (and was billed)
                     if isinstance(error, APIStatusError):  # Kimi said why: say it too
                         raise retries.marked(error) from None
+                    if isinstance(error, UpstreamMalformedError):
+                        return state.outcome("upstream_malformed")
                     return state.outcome("stream_cut")
                 await retries.wait_or_raise(error, sent=not not_sent(error))
 
@@ -102,6 +110,6 @@ class ChatStreamer:
                     )
                 return await read_events(response, state, self._content_idle, on_progress)
         except httpx2.TimeoutException as exc:
-            raise connection.connection_error(APITimeoutError, "POST", CHAT_PATH, exc) from exc
-        except httpx2.TransportError as exc:
-            raise connection.connection_error(APIConnectionError, "POST", CHAT_PATH, exc) from exc
+            raise connection.connection_error(APITimeoutError, "POST", CHAT_PATH, exc) from None
+        except httpx2.TransportError as exc:  # its text may quote a header: only redacted
+            raise connection.connection_error(APIConnectionError, "POST", CHAT_PATH, exc) from None

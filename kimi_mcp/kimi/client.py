@@ -12,6 +12,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from kimi_mcp.errors import ResponseValidationError
 from kimi_mcp.kimi.chat_stream import ChatStreamer
 from kimi_mcp.kimi.connection import Connection
+from kimi_mcp.kimi.paths import id_path
 from kimi_mcp.kimi.stream import MAX_STREAM_CHARS, ChatOutcome
 from kimi_mcp.kimi.types import (
     BalanceBody,
@@ -108,14 +109,16 @@ class KimiClient:
         return _parse(FileList, await self._send("GET", "/files", deadline=deadline)).data
 
     async def file_info(self, file_id: str, *, deadline: float) -> FileObject:
-        return _parse(FileObject, await self._send("GET", f"/files/{file_id}", deadline=deadline))
+        path = id_path("/files", file_id)
+        return _parse(FileObject, await self._send("GET", path, deadline=deadline))
 
     async def delete_file(self, file_id: str, *, deadline: float) -> DeletedFile:
-        response = await self._send("DELETE", f"/files/{file_id}", deadline=deadline)
+        response = await self._send("DELETE", id_path("/files", file_id), deadline=deadline)
         return _parse(DeletedFile, response)
 
     async def file_content(self, file_id: str, *, deadline: float) -> str:
-        response = await self._send("GET", f"/files/{file_id}/content", deadline=deadline)
+        path = id_path("/files", file_id, "/content")
+        response = await self._send("GET", path, deadline=deadline)
         return response.content.decode("utf-8", errors="replace")
 
     async def stream_chat(

@@ -1,6 +1,7 @@
 """The HTTP side of KimiClient: one lazy httpx2.AsyncClient, one request sent with retries, and
 errors that never carry the key."""
 
+import re
 from typing import Any
 
 import anyio
@@ -13,10 +14,13 @@ from kimi_mcp.errors import (
     APIStatusError,
     APITimeoutError,
     NotConfiguredError,
+    UnusableKeyError,
 )
 from kimi_mcp.kimi.policy import error_from_response
 from kimi_mcp.kimi.retries import Retries, may_have_acted
 from kimi_mcp.kimi.upstream import LIMITS, connection_error, read_capped, timeouts
+
+_HEADER_SAFE = re.compile(r"[!-~]+")  # printable ASCII, no space: a key is one word
 
 
 class Connection:
@@ -53,12 +57,15 @@ class Connection:
         if self._api_key is None:
             raise NotConfiguredError()
         if self._client is None:
+            key = self._api_key.get_secret_value()
+            # What a header cannot carry is refused here, before httpx2 sees it: its refusal
+            # quotes the header escaped, and httpcore2 logs that at DEBUG where no redaction
+            # reaches (settings trim or refuse such keys at start-up, by the same rule).
+            if not _HEADER_SAFE.fullmatch(key):
+                raise UnusableKeyError()
             self._client = httpx2.AsyncClient(
                 base_url=self._base_url,
-                headers={
-                    "Authorization": f"Bearer {self._api_key.get_secret_value()}",
-                    "User-Agent": self._user_agent,
-                },
+                headers={"Authorization": f"Bearer {key}", "User-Agent": self._user_agent},
                 timeout=timeouts(self._timeout),
                 limits=LIMITS,
                 follow_redirects=False,
@@ -106,9 +113,9 @@ class Connection:
             async with http.stream(method, path, **kwargs) as response:
                 body = await read_capped(response)
         except httpx2.TimeoutException as exc:  # before TransportError: it is a subclass
-            raise self.connection_error(APITimeoutError, method, path, exc) from exc
-        except httpx2.TransportError as exc:
-            raise self.connection_error(APIConnectionError, method, path, exc) from exc
+            raise self.connection_error(APITimeoutError, method, path, exc) from None
+        except httpx2.TransportError as exc:  # its text may quote a header: only redacted
+            raise self.connection_error(APIConnectionError, method, path, exc) from None
         if not response.is_success:
             raise self.status_error(response.status_code, response.headers, body)
         # A fresh Response around the capped body: the streamed one is closed and unread.

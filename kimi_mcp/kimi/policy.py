@@ -1,11 +1,14 @@
 """Upstream policy as pure functions: which error an answer is, whether to retry, how long."""
 
+import functools
 import json
 import random
 import re
+import string
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from time import time
+from urllib.parse import quote, quote_plus
 
 from kimi_mcp.errors import (
     APIConnectionError,
@@ -53,14 +56,72 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
 }
 _TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TRY_AGAIN = re.compile(r"try again after (\d+(?:\.\d+)?) seconds?", re.IGNORECASE)
+REDACT_WINDOW = 8  # characters of a secret's written form that count as a leak of it
+_ASCII_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)  # keeps lengths
 
 
 def redact(text: str, secrets: tuple[str, ...]) -> str:
-    """Remove every secret from text, even when the upstream echoes it back."""
+    """Remove every secret from text, even when the upstream echoes it back.
+
+    A secret is found in any written form a library or a server may give it (as is, repr or
+    bytes-repr escaped, JSON escaped, percent-encoded; ASCII case ignored) and in part: any run
+    of REDACT_WINDOW characters of one of those forms is removed, so a head or tail cut off by a
+    length limit, or the pieces around an escape we do not know, never show either.
+    """
+    if not text:
+        return text
+    folded = text.translate(_ASCII_FOLD)
+    spans: list[tuple[int, int]] = []
     for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text
+        for grams, width in _secret_grams(secret):
+            spans += [
+                (i, i + width)
+                for i in range(len(folded) - width + 1)
+                if folded[i : i + width] in grams
+            ]
+    return _cut(text, spans)
+
+
+@functools.lru_cache(maxsize=16)
+def _secret_grams(secret: str) -> tuple[tuple[frozenset[str], int], ...]:
+    """For each written form of `secret`: its runs of REDACT_WINDOW characters (the whole form
+    when shorter), case-folded like the text they are looked for in."""
+    if not secret:
+        return ()
+    forms = {
+        secret,
+        repr(secret)[1:-1],
+        ascii(secret)[1:-1],
+        repr(secret.encode("utf-8", "surrogatepass"))[2:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe="", errors="surrogatepass"),  # a lone surrogate must not raise
+        quote_plus(secret, errors="surrogatepass"),
+    }
+    grams = []
+    for form in forms:
+        form = form.translate(_ASCII_FOLD)
+        width = min(REDACT_WINDOW, len(form))
+        grams.append((frozenset(form[i : i + width] for i in range(len(form) - width + 1)), width))
+    return tuple(grams)
+
+
+def _cut(text: str, spans: list[tuple[int, int]]) -> str:
+    """`text` with each run of overlapping or touching spans replaced by one [redacted]."""
+    if not spans:
+        return text
+    pieces: list[str] = []
+    kept_from = 0
+    start, end = -1, -1
+    for span_start, span_end in sorted(spans):
+        if span_start > end:
+            if end >= 0:
+                pieces += [text[kept_from:start], "[redacted]"]
+                kept_from = end
+            start = span_start
+        end = max(end, span_end)
+    pieces += [text[kept_from:start], "[redacted]", text[end:]]
+    return "".join(pieces)
 
 
 def error_from_response(

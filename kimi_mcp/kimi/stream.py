@@ -1,12 +1,13 @@
 """Reading Kimi's chat SSE stream into one ChatOutcome, tolerant of the documented quirks."""
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from kimi_mcp.errors import ResponseValidationError
+from kimi_mcp.errors import UpstreamMalformedError
 from kimi_mcp.kimi.policy import error_from_event
 from kimi_mcp.kimi.types import Usage
 
@@ -14,8 +15,11 @@ from kimi_mcp.kimi.types import Usage
 # about a million characters, so reaching this means a broken upstream, not a long answer.
 MAX_STREAM_CHARS = 16 * 1024 * 1024
 
-TruncatedReason = Literal["length", "deadline", "stream_cut", "size", "content_filter"]
+TruncatedReason = Literal[
+    "length", "deadline", "stream_cut", "size", "content_filter", "upstream_malformed"
+]
 Phase = Literal["waiting", "thinking", "answering"]
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -85,49 +89,51 @@ class StreamState:
             return True
         try:
             chunk = json.loads(payload)
-        except ValueError:
-            raise ResponseValidationError(
-                "Kimi sent a malformed stream chunk; retrying may help."
-            ) from None
-        if isinstance(chunk, dict):
-            self._absorb(chunk)
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+            raise malformed("not JSON") from None
+        self._absorb(_object(chunk, "the chunk"))
         return False
 
     def _absorb(self, chunk: dict[str, Any]) -> None:
+        """Every field we read is checked for its type: a wrong one is Kimi's fault, reported as
+        upstream_malformed, never a crash of ours."""
         if "error" in chunk and "choices" not in chunk:
             raise error_from_event(chunk, secrets=self.secrets)
         if isinstance(chunk.get("model"), str):
             self.model = chunk["model"]
-        choices = chunk.get("choices") or []
-        choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+        choices = _array(chunk.get("choices"), "choices")
+        choice = _object(choices[0], "choices[0]") if choices else {}
         # Usage sits in choices[0] (Kimi's long-standing place) or at chunk level: take either.
         self._take_usage(chunk.get("usage") or choice.get("usage"))
-        delta = choice.get("delta") or {}
-        if isinstance(delta.get("reasoning_content"), str) and delta["reasoning_content"]:
-            self.reasoning_parts.append(delta["reasoning_content"])
+        delta = _object(choice.get("delta"), "delta")
+        self._take_text(self.reasoning_parts, _text(delta.get("reasoning_content"), "reasoning"))
+        self._take_text(self.content_parts, _text(delta.get("content"), "content"))
+        finish = _text(choice.get("finish_reason"), "finish_reason")
+        if finish:
+            self.finish_reason = finish
+
+    def _take_text(self, parts: list[str], text: str) -> None:
+        if text:
+            parts.append(text)
             self.deltas += 1
-            self.chars += len(delta["reasoning_content"])
-        if isinstance(delta.get("content"), str) and delta["content"]:
-            self.content_parts.append(delta["content"])
-            self.deltas += 1
-            self.chars += len(delta["content"])
-        if choice.get("finish_reason"):
-            self.finish_reason = str(choice["finish_reason"])
+            self.chars += len(text)
 
     def _take_usage(self, raw: object) -> None:
-        if not isinstance(raw, dict):
+        if raw is None:
             return
+        # A null field is a field Kimi did not fill: its default (0), not a broken usage.
+        given = {name: value for name, value in _object(raw, "usage").items() if value is not None}
         try:
-            self.usage = Usage.model_validate(raw).normalised()
-        except ValidationError:
-            raise ResponseValidationError("Kimi sent a usage object of an unknown shape.") from None
+            self.usage = Usage.model_validate(given).normalised()
+        except (ValidationError, RecursionError):
+            raise malformed("a usage object of an unknown shape") from None
 
     def outcome(self, cut: TruncatedReason | None = None) -> ChatOutcome:
         """The result so far; `cut` names why reading stopped early, if it did."""
         return ChatOutcome(
             model=self.model,
-            content="".join(self.content_parts),
-            reasoning="".join(self.reasoning_parts),
+            content=joined(self.content_parts),
+            reasoning=joined(self.reasoning_parts),
             finish_reason=self.finish_reason,
             usage=self.usage,
             truncated_reason=cut or self._natural_truncation(),
@@ -141,3 +147,49 @@ class StreamState:
         if self.finish_reason == "content_filter":
             return "content_filter"
         return None
+
+
+def malformed(what: str) -> UpstreamMalformedError:
+    return UpstreamMalformedError(
+        f"Kimi sent a malformed stream chunk ({what}), so kimi-mcp stopped reading; retrying "
+        "may help."
+    )
+
+
+def _object(value: object, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise malformed(f"{what} is a JSON {_json_kind(value)}, not an object")
+    return value
+
+
+def _array(value: object, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise malformed(f"{what} is a JSON {_json_kind(value)}, not an array")
+    return value
+
+
+def _text(value: object, what: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise malformed(f"{what} is a JSON {_json_kind(value)}, not a string")
+    return value
+
+
+def _json_kind(value: object) -> str:
+    kinds = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return kinds.get(type(value), "number")
+
+
+def joined(parts: list[str]) -> str:
+    """The deltas as one text. Kimi may send a character outside the BMP as two JSON escapes in
+    two events (`\\ud83d`, then `\\ude00`): the pair is joined into one character here; a
+    surrogate without its partner is kept as it is (never an exception)."""
+    text = "".join(parts)
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")

@@ -89,9 +89,13 @@ def _undecodable(response: httpx2.Response) -> ResponseValidationError:
 
 
 async def sse_lines(response: httpx2.Response, cap: int) -> AsyncIterator[str]:
-    """Lines split at CRLF, LF or CR (the SSE rule); a line longer than `cap` is refused."""
+    """Lines split at CRLF, LF or CR (the SSE rule), a leading BOM dropped; a line longer than
+    `cap` is refused."""
     pending = ""
+    started = False
     async for text in _decoded(response):
+        if not started and text:  # the SSE rule: one BOM at the very start is not data
+            text, started = text.removeprefix("\ufeff"), True
         pending += text
         # A CR at the end may be the first half of a CRLF: keep it until the next piece, or a
         # multi-line event would be cut in two by a false blank line.

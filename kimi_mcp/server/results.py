@@ -36,7 +36,8 @@ class ChatResult(BaseModel):
     truncated_reason: TruncatedReason | None = Field(
         description="length: hit max_tokens; deadline: the call's deadline passed; stream_cut: "
         "the stream ended early; size: answer capped (the whole answer is kept in "
-        "kimi://conversations/{id}); content_filter: moderation stopped it."
+        "kimi://conversations/{id}); content_filter: moderation stopped it; "
+        "upstream_malformed: Kimi sent an invalid chunk (the text before it is kept)."
     )
     reasoning: str | None = Field(description="The model's thinking, when it thought.")
     usage: UsageResult | None = Field(description="Token usage as Kimi reported it; null if cut.")

@@ -12,7 +12,9 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from kimi_mcp.ask.chat import ChatRequest
+from kimi_mcp.ask.images import STORED_IMAGE, stored_image_id
 from kimi_mcp.errors import InputError
+from kimi_mcp.kimi.paths import FILE_ID, checked_id
 from kimi_mcp.local_files.guard import within_client_roots
 from kimi_mcp.server.app_context import AppCtx, app_of
 from kimi_mcp.server.conversation_tools import (
@@ -41,6 +43,22 @@ TOOL_DEADLINE = 30.0  # seconds for every tool but ask_kimi (contract)
 
 def _deadline() -> float:
     return anyio.current_time() + TOOL_DEADLINE
+
+
+IDS = "ids as upload_file returns them (letters, digits, '_', '-', '.')."
+# The schema states the rule the client itself applies (kimi.paths): the model sees it up front.
+FILE_ID_ARGUMENT = Field(
+    min_length=1, max_length=128, pattern=f"^{FILE_ID.pattern}$", description=FILE_ID.looks_like
+)
+
+
+def _check_file_ids(file_ids: tuple[str, ...], images: tuple[str, ...] = ()) -> None:
+    """Every id is refused or accepted before anything is sent (KimiClient checks them again)."""
+    for file_id in file_ids:
+        checked_id(file_id, FILE_ID)
+    for image in images:
+        if image.startswith(STORED_IMAGE):
+            stored_image_id(image)
 
 
 class Message(BaseModel):
@@ -75,7 +93,7 @@ async def ask_kimi(
         Field(max_length=20, description="Local documents for Kimi to read (allowed dirs only)."),
     ] = (),
     file_ids: Annotated[
-        tuple[str, ...], Field(max_length=20, description="Already uploaded file ids to read.")
+        tuple[str, ...], Field(max_length=20, description=f"Uploaded documents to read: {IDS}")
     ] = (),
     images: Annotated[
         tuple[str, ...],
@@ -88,6 +106,7 @@ async def ask_kimi(
     client_roots: ClientRootsForAsk = None,
 ) -> ChatResult:
     """Ask a Kimi model and get its answer, reasoning and token usage. Check `truncated`."""
+    _check_file_ids(file_ids, images)
     app = app_of(ctx)
     request = ChatRequest(
         prompt,
@@ -141,7 +160,7 @@ async def upload_file(
 
 
 async def read_file(
-    file_id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")],
+    file_id: Annotated[str, FILE_ID_ARGUMENT],
     ctx: AppCtx,
     offset: Annotated[int, Field(ge=0, description="Character offset to start from.")] = 0,
     limit: Annotated[int, Field(ge=1, le=100_000, description="Characters to return.")] = 20_000,
@@ -170,7 +189,7 @@ async def list_files(ctx: AppCtx) -> FilesResult:
 
 
 async def delete_file(
-    file_id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")],
+    file_id: Annotated[str, FILE_ID_ARGUMENT],
     ctx: AppCtx,
 ) -> DeleteResult:
     """Delete an uploaded file from Kimi. This cannot be undone."""
@@ -189,7 +208,7 @@ async def estimate_tokens(
         tuple[str, ...], Field(max_length=20, description="Local documents to count too.")
     ] = (),
     file_ids: Annotated[
-        tuple[str, ...], Field(max_length=20, description="Uploaded documents to count too.")
+        tuple[str, ...], Field(max_length=20, description=f"Uploaded documents to count: {IDS}")
     ] = (),
     client_roots: ClientRootsForFiles = None,
 ) -> TokenEstimate:
@@ -198,6 +217,7 @@ async def estimate_tokens(
         raise ToolError("Give 'text' or 'messages', not both.")
     if text is None and messages is None and not files and not file_ids:
         raise ToolError("Give exactly one of 'text' or 'messages' (and/or files, file_ids).")
+    _check_file_ids(file_ids)
     app = app_of(ctx)
     deadline = _deadline()
     info = await app.catalogue.get(model or app.settings.default_model, deadline=deadline)

@@ -16,7 +16,7 @@ from kimi_mcp.__main__ import main
 from kimi_mcp.config import Settings, load_settings
 from kimi_mcp.emulator import Emulator, Fault
 from kimi_mcp.server import build_server
-from tests.conftest import CANARY_KEY, assert_no_canary
+from tests.conftest import CANARY_KEY, SweptClient, assert_no_canary
 from tests.tool_results import error_text, ok
 
 pytestmark = pytest.mark.anyio
@@ -53,6 +53,38 @@ async def test_s7_an_unexpected_crash_is_reported_without_the_key(
         assert ok(await client.call_tool("check_balance", {}))["available_balance"] == 1.0
     assert "check_balance crashed" in caplog.text and "Traceback" in caplog.text
     assert_no_canary(caplog.text, "the crash log")
+
+
+async def test_key_with_trailing_cr_never_leaks(
+    emulator_url: str,
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A Windows-edited .env ends the key with "\\r": it is trimmed with a warning that does not
+    show it, and the key works; before, httpx2's refusal quoted it escaped, past redaction, into
+    the tool result and the log."""
+    monkeypatch.setenv("MOONSHOT_API_KEY", CANARY_KEY + "\r")
+    settings = load_settings(base_url=emulator_url, allowed_dirs=[workdir])
+    assert "MOONSHOT_API_KEY had 1 whitespace or control character(s) around it" in caplog.text
+    async with SweptClient(build_server(settings)) as client:
+        result = await client.call_tool("check_balance", {})
+    assert ok(result)["available_balance"] > 0
+
+
+async def test_key_with_quotes_never_leaks_from_a_crash_report(
+    workdir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A key settings accept but repr escapes (`'` becomes `\\'`): the crash report of
+    `_reported` quotes it escaped; the tool error and the logged traceback stay clean."""
+    key = "sk-canary-7f3a9c1e'\"5b2d4f6a8c0e"
+    settings = load_settings(api_key=key, allowed_dirs=[workdir])
+    async with Client(build_server(settings, transport=QuotingTransport())) as client:
+        message = error_text(await client.call_tool("check_balance", {}))
+    assert "failed unexpectedly in check_balance" in message and "[redacted]" in message
+    assert "check_balance crashed" in caplog.text
+    for text in (message, caplog.text):
+        assert "7f3a9c1e" not in text and "5b2d4f6a8c0e" not in text
 
 
 async def test_s2_a_key_echoed_by_kimi_is_redacted_in_the_tool_error(
