@@ -123,20 +123,20 @@ def test_a_project_directory_is_still_the_default(workdir: Path, tmp_path: Path)
     assert too_broad(Path("/srv/site")) is None and too_broad(Path("/var/www/site")) is None
 
 
-async def test_an_explicit_root_or_home_is_honoured_with_a_warning(
-    emulator_url: str, caplog: pytest.LogCaptureFixture
+def test_an_explicit_root_or_home_is_honoured_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     home = _home()
     for allowed, reason in ((home, "a home directory"), (Path("/"), "the root of the filesystem")):
         caplog.clear()
-        settings = load_settings(api_key=CANARY_KEY, base_url=emulator_url, allowed_dirs=[allowed])
+        settings = load_settings(allowed_dirs=[allowed])
         assert settings.allowed_dirs == [allowed.resolve()]
         build_server(settings)
         warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         assert any(str(allowed.resolve()) in w and reason in w for w in warnings), warnings
 
 
-async def test_start_up_logs_the_allowed_directories(
+def test_start_up_logs_the_allowed_directories(
     workdir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     build_server(load_settings(allowed_dirs=[workdir]))
@@ -146,7 +146,7 @@ async def test_start_up_logs_the_allowed_directories(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
-async def test_start_up_warns_when_no_directory_is_allowed(
+def test_start_up_warns_when_no_directory_is_allowed(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.chdir("/")

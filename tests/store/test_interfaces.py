@@ -145,3 +145,26 @@ async def test_extracted_text_is_cached_and_forgotten_with_its_upload(
     assert await ledger.find(entry.sha256, "file-extract") is None
     assert await ledger.cached_body("file-2") is None
     assert await ledger.describe("file-2") is None
+
+
+async def test_one_upload_claim_per_content_across_ledgers_sharing_a_file(
+    open_ledger: OpenLedger,
+) -> None:
+    """Two processes (here: two ledgers on one file) cannot both claim the same new content."""
+    first, second = await open_ledger(), await open_ledger()
+    claim = await first.claim("ab" * 32, "file-extract", seconds=60)
+    assert claim is not None
+    assert await second.claim("ab" * 32, "file-extract", seconds=60) is None
+    assert await second.claim("ab" * 32, "image", seconds=60) is not None  # another purpose
+    await first.release(claim)
+    assert await second.claim("ab" * 32, "file-extract", seconds=60) is not None
+
+
+async def test_an_upload_claim_not_released_lapses_after_its_seconds(
+    open_ledger: OpenLedger,
+) -> None:
+    """A process that crashed mid-upload blocks the content no longer than its claim's seconds
+    (here none, so no waiting in the test)."""
+    first, second = await open_ledger(), await open_ledger()
+    assert await first.claim("cd" * 32, "file-extract", seconds=0) is not None
+    assert await second.claim("cd" * 32, "file-extract", seconds=60) is not None
