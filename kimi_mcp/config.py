@@ -1,8 +1,10 @@
 """Settings: CLI flag > environment > TOML config file > default, resolved once at start-up."""
 
+import contextlib
 import json
 import logging
 import os
+import pwd
 import re
 import tomllib
 import unicodedata
@@ -28,37 +30,99 @@ REGION_CURRENCIES = {"global": "USD", "china": "CNY"}
 KEY_VARIABLES = ("MOONSHOT_API_KEY", "KIMI_API_KEY")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # File names that usually hold secrets; the path guard refuses any path with a component (or
-# consecutive components, for patterns with '/') matching one, case-insensitively.
+# consecutive components, for patterns with '/') matching one, case-insensitively. Grouped by
+# what they protect; the README lists the groups.
+# fmt: off
 DEFAULT_DENY_NAMES = (
-    ".env",
-    ".env.*",
-    "*.pem",
-    "*.key",
-    "*.p12",
-    "*.pfx",
-    "*.keystore",
-    "*.kdbx",
-    "id_rsa*",
-    "id_dsa*",
-    "id_ecdsa*",
-    "id_ed25519*",
-    ".ssh",
-    ".gnupg",
-    ".aws",
-    ".azure",
-    ".kube/config",
-    ".docker/config.json",
-    "credentials",
-    "credentials.json",
-    ".netrc",
-    "_netrc",
-    ".git-credentials",
-    ".git/config",
-    ".pgpass",
-    ".npmrc",
-    ".pypirc",
-    ".htpasswd",
+    # environment files, keys and certificates
+    ".env", ".env.*", ".envrc", "*.pem", "*.key", "*.p12", "*.pfx", "*.keystore", "*.jks",
+    "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", "*.ppk",
+    # ssh, gpg
+    ".ssh", ".gnupg", "*.gpg",
+    # cloud CLIs and their tokens: AWS, Google Cloud, Azure, OCI, DigitalOcean, S3 tools
+    ".aws", ".config/gcloud", ".azure", ".oci", ".config/doctl", ".s3cfg", ".boto",
+    "credentials", "credentials.*", "rclone.conf",
+    # code hosts, registries and package managers
+    ".config/gh", ".config/hub", ".config/glab-cli", ".git-credentials", ".git/config",
+    ".npmrc", ".yarnrc.yml", ".pypirc", ".gem/credentials", ".cargo/credentials*",
+    ".m2/settings*.xml", ".gradle/gradle.properties", ".composer/auth.json",
+    # containers, clusters, infrastructure state, vaults
+    ".kube", ".docker/config.json", ".vault-token", "*.tfstate", "*.tfstate.*", ".terraform.d",
+    # network logins and databases
+    ".netrc", "_netrc", ".pgpass", ".my.cnf", ".htpasswd",
+    # password managers: pass, 1Password, Bitwarden, KeePass
+    ".password-store", ".config/1Password", "*.com.1password*", ".config/op", "*.1pif",
+    "*.opvault", ".config/Bitwarden*", "Application Support/Bitwarden*", "*.kdbx", "*.kdb",
+    # browser profiles (Chrome, Chromium, Brave, Edge, Vivaldi, Firefox) and their secret files
+    ".mozilla", "Application Support/Firefox", ".config/google-chrome*", ".config/chromium",
+    "Google/Chrome*", "BraveSoftware", ".config/microsoft-edge*", ".config/vivaldi",
+    "Application Support/Microsoft Edge*", "logins.json", "key3.db", "key4.db",
+    "signons.sqlite", "cookies.sqlite", "Login Data*", "Web Data", "Local State",
+    # shell and REPL histories: bash, zsh, fish, sh, python, psql, mysql, node, sqlite, redis...
+    ".*history", ".histfile", "fish_history",
+    # keychains and keyrings: macOS, GNOME, KDE
+    "Library/Keychains", "*.keychain", "*.keychain-db", ".local/share/keyrings",
+    ".local/share/kwalletd", "*.kwl",
 )
+# Working directories never used as the default allowed directory: whole trees (everything under
+# them belongs to the system) and places that only hold others' directories (their children,
+# such as /var/www/site or /tmp/project, may be fine). /tmp itself is refused: every user and
+# program leaves files there (Kerberos tickets, agent sockets, other users' downloads).
+SYSTEM_TREES = (
+    "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/boot", "/proc",
+    "/sys", "/dev", "/run", "/var/log", "/System", "/Library", "/private/etc",
+)
+SYSTEM_CONTAINERS = (
+    "/tmp", "/var", "/var/lib", "/var/tmp", "/var/cache", "/var/spool", "/var/mail", "/opt",
+    "/srv", "/mnt", "/media", "/home", "/Users", "/root", "/private/var", "/private/tmp",
+    "/Volumes", "/snap",
+)
+# fmt: on
+_FIRST_USER_UID, _NOBODY_UID = 1000, 65534
+
+
+def _home_dirs() -> set[Path]:
+    """Home directories: $HOME, root's, every login user's (uid 1000 up to nobody) and every
+    directory directly under /home (a container may have no passwd entry for them)."""
+    homes = {Path.home(), Path("/root")}
+    homes.update(Path(u.pw_dir) for u in pwd.getpwall() if _is_person(u.pw_uid) and u.pw_dir)
+    with contextlib.suppress(OSError):
+        homes.update(entry for entry in Path("/home").iterdir() if entry.is_dir())
+    return {Path(os.path.realpath(home)) for home in homes if home.is_absolute()}
+
+
+def _is_person(uid: int) -> bool:
+    return uid == 0 or _FIRST_USER_UID <= uid < _NOBODY_UID
+
+
+def too_broad(directory: Path) -> str | None:
+    """Why `directory` (a real path) must not be the default allowed directory, or None.
+
+    The working directory is the default, and some hosts start servers in `/` or a home
+    directory: then every key, history and browser profile on the disk would be one upload away.
+    """
+    if directory == Path("/"):
+        return "the root of the filesystem"
+    for home in sorted(_home_dirs()):
+        if directory == home:
+            return "a home directory"
+        if home.is_relative_to(directory):
+            return f"a directory holding home directories ({home})"
+    if any(directory.is_relative_to(tree) for tree in SYSTEM_TREES):
+        return "a system directory"
+    if str(directory) in SYSTEM_CONTAINERS:
+        return "a system directory shared by many users and programs"
+    return None
+
+
+def _default_allowed_dirs() -> list[Path]:
+    """The working directory, unless it is too broad: then none (file arguments get an error
+    saying how to allow one)."""
+    try:
+        working = Path(os.path.realpath(Path.cwd()))
+    except OSError:  # the working directory was deleted
+        return []
+    return [] if too_broad(working) else [working]
 
 
 def _xdg_dir(variable: str, fallback: str) -> Path:
@@ -153,12 +217,14 @@ class Settings(BaseSettings):
     deadline: float = Field(default=300.0, gt=0, le=86400)
     max_retries: int = Field(default=2, ge=0, le=10)
     max_concurrent_chats: int = Field(default=4, ge=1, le=1000)
-    allowed_dirs: Annotated[list[Path], NoDecode] = Field(default_factory=lambda: [Path.cwd()])
+    allowed_dirs: Annotated[list[Path], NoDecode] = Field(default_factory=_default_allowed_dirs)
     deny_names: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_DENY_NAMES)
     )
     data_dir: Path = Field(default_factory=_default_data_dir)
     answer_cap: int = Field(default=80_000, ge=1000)
+    # Bytes per second an upload is granted at least: its deadline is max(30 s, size / rate).
+    upload_min_rate: int = Field(default=256 * 1024, ge=1)
     conversation_ttl_days: float = Field(default=30.0, ge=0, le=36500)
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
@@ -220,8 +286,7 @@ class Settings(BaseSettings):
     @field_validator("allowed_dirs")
     @classmethod
     def _dirs_exist(cls, dirs: list[Path]) -> list[Path]:
-        if not dirs:
-            raise ValueError("at least one allowed directory is needed")
+        # Empty (set so, or the working directory being too broad): no local file is read.
         resolved = [Path(os.path.realpath(d.expanduser())) for d in dirs]
         missing = [str(d) for d in resolved if not d.is_dir()]
         if missing:

@@ -1,13 +1,14 @@
 """Local files to Kimi file ids (uploaded once per content) and file ids to extracted text."""
 
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 import anyio
 
-from kimi_mcp.errors import NotFoundError
+from kimi_mcp.errors import KimiError, NotFoundError
 from kimi_mcp.kimi.client import KimiClient
 from kimi_mcp.kimi.types import FileObject, file_text
 from kimi_mcp.local_files.checked import CheckedFile
@@ -15,6 +16,15 @@ from kimi_mcp.local_files.guard import PathGuard
 from kimi_mcp.store.uploads import LedgerEntry, UploadLedger
 
 audit = logging.getLogger("kimi_mcp.audit")
+log = logging.getLogger(__name__)
+
+DEFAULT_MIN_RATE = 256 * 1024  # bytes per second: a 100 MB file gets 400 s
+CLAIM_POLL = 0.25  # seconds between looks at a claim another process holds
+# Seconds a claim outlives its holder's deadline: room for the ledger write and clock skew.
+CLAIM_GRACE = 10.0
+ORPHAN_DELETE_SECONDS = 10.0
+
+UploadHook = Callable[[int, int], None]  # (bytes sent so far, total bytes)
 
 
 @dataclass(frozen=True)
@@ -35,18 +45,29 @@ class DocumentService:
     client: KimiClient
     guard: PathGuard
     ledger: UploadLedger
+    # Bytes per second an upload is granted at least (the upload_min_rate setting).
+    min_rate: float = DEFAULT_MIN_RATE
     _locks: dict[str, anyio.Lock] = field(default_factory=dict, init=False, repr=False)
 
-    async def upload(self, path: str, purpose: str, *, deadline: float) -> Upload:
-        """Upload a local file unless the ledger shows Kimi already has these exact bytes."""
-        async with self.guard.opened(path) as local:
-            return await self._upload_local(local, purpose, deadline)
+    async def upload(
+        self, path: str, purpose: str, *, deadline: float, on_progress: UploadHook | None = None
+    ) -> Upload:
+        """Upload a local file unless the ledger shows Kimi already has these exact bytes.
 
-    async def _upload_local(self, local: CheckedFile, purpose: str, deadline: float) -> Upload:
+        `on_progress` hears (bytes sent, total) while the body goes out."""
+        async with self.guard.opened(path) as local:
+            return await self._upload_local(local, purpose, deadline, on_progress)
+
+    async def _upload_local(
+        self, local: CheckedFile, purpose: str, deadline: float, on_progress: UploadHook | None
+    ) -> Upload:
+        # A fixed deadline would make a big file on a slow link never arrive: each upload gets
+        # at least its size at the floor rate.
+        deadline = max(deadline, anyio.current_time() + local.size / self.min_rate)
         # One upload per content at a time: two calls with the same new file would otherwise
         # both miss the ledger and both upload (Kimi keeps at most 1,000 files).
         async with self._uploading(f"{purpose}:{local.sha256}"):
-            return await self._upload_once(local, purpose, deadline)
+            return await self._upload_claimed(local, purpose, deadline, on_progress)
 
     @asynccontextmanager
     async def _uploading(self, key: str) -> AsyncIterator[None]:
@@ -58,27 +79,85 @@ class DocumentService:
             if not lock.locked() and not lock.statistics().tasks_waiting:
                 self._locks.pop(key, None)  # the map holds only uploads in progress
 
-    async def _upload_once(self, local: CheckedFile, purpose: str, deadline: float) -> Upload:
-        known = await self.ledger.find(local.sha256, purpose)
-        if known is not None:
-            try:
-                info = await self.client.file_info(known.file_id, deadline=deadline)
-                _audit("reused", local.path, local.size, local.sha256, info.id)
-                return Upload(info, local.sha256, reused=True)
-            except NotFoundError:  # deleted on Kimi's side (console, another tool): send again
-                await self.ledger.forget(known.file_id)
-        return Upload(await self._send(local, purpose, deadline), local.sha256, reused=False)
+    async def _upload_claimed(
+        self, local: CheckedFile, purpose: str, deadline: float, on_progress: UploadHook | None
+    ) -> Upload:
+        """The known upload, else one made under the ledger's claim; while another process
+        holds the claim, its result is awaited (within `deadline`) and reused."""
+        while True:
+            known = await self._known(local, purpose, deadline)
+            if known is not None:
+                return known
+            seconds = deadline - anyio.current_time() + CLAIM_GRACE
+            claim = await self.ledger.claim(local.sha256, purpose, seconds=seconds)
+            if claim is not None:
+                try:  # the other process may have recorded it between the look and the claim
+                    known = await self._known(local, purpose, deadline)
+                    sent = known or await self._send(local, purpose, deadline, on_progress)
+                    return sent
+                finally:
+                    await self._release(claim)
+            await _wait_for_other_process(local, deadline)
 
-    async def _send(self, local: CheckedFile, purpose: str, deadline: float) -> FileObject:
+    async def _known(self, local: CheckedFile, purpose: str, deadline: float) -> Upload | None:
+        known = await self.ledger.find(local.sha256, purpose)
+        if known is None:
+            return None
+        try:
+            info = await self.client.file_info(known.file_id, deadline=deadline)
+        except NotFoundError:  # deleted on Kimi's side (console, another tool): send again
+            await self.ledger.forget(known.file_id)
+            return None
+        _audit("reused", local.path, local.size, local.sha256, info.id)
+        return Upload(info, local.sha256, reused=True)
+
+    async def _release(self, claim: str) -> None:
+        with anyio.CancelScope(shield=True):  # a cancelled call still frees the content
+            try:
+                await self.ledger.release(claim)
+            except Exception as exc:  # it lapses on its own; the call's own outcome matters more
+                log.warning("upload claim not released (it lapses by itself): %s", exc)
+
+    async def _send(
+        self, local: CheckedFile, purpose: str, deadline: float, on_progress: UploadHook | None
+    ) -> Upload:
+        hook = None if on_progress is None else lambda sent: on_progress(sent, local.size)
         uploaded = await self.client.upload_file(
-            local.name, local.reader(), purpose, deadline=deadline
+            local.name, local.reader(hook), purpose, deadline=deadline
         )
         _audit("uploaded", local.path, local.size, local.sha256, uploaded.id)
-        await self.ledger.record(
-            LedgerEntry(local.sha256, purpose, uploaded.id, uploaded.filename, uploaded.bytes),
-            local.path,
-        )
-        return uploaded
+        entry = LedgerEntry(local.sha256, purpose, uploaded.id, uploaded.filename, uploaded.bytes)
+        try:
+            await self.ledger.record(entry, local.path)
+        except Exception as exc:
+            await self._delete_unrecorded(local, uploaded, exc)
+        return Upload(uploaded, local.sha256, reused=False)
+
+    async def _delete_unrecorded(
+        self, local: CheckedFile, uploaded: FileObject, failure: Exception
+    ) -> NoReturn:
+        """Kimi has the file but the ledger does not: every retry would upload it again, up to
+        Kimi's 1,000 files. So it is deleted at once; if that fails too, the error names it."""
+        reason = f"{type(failure).__name__}: {failure}"
+        shown = _printable(local.path)
+        try:
+            with anyio.CancelScope(shield=True):
+                limit = anyio.current_time() + ORPHAN_DELETE_SECONDS
+                await self.client.delete_file(uploaded.id, deadline=limit)
+        except KimiError as exc:
+            audit.warning("left on Kimi, unrecorded: %s file id %s", shown, uploaded.id)
+            raise KimiError(
+                f"{shown} was uploaded as {uploaded.id}, but the upload ledger could not record "
+                f"it ({reason}) and deleting that copy failed too ({exc}). Delete it with "
+                f"delete_file so it does not count against Kimi's 1,000 files, make the data "
+                "directory writable, then try again."
+            ) from None
+        _audit("deleted unrecorded", local.path, local.size, local.sha256, uploaded.id)
+        raise KimiError(
+            f"The upload ledger could not record the upload of {shown} ({reason}), so the "
+            "uploaded copy was deleted from Kimi again and nothing is left behind. Make the "
+            "data directory writable (and give it free space), then try again."
+        ) from None
 
     async def file_id_for(self, path: str, *, deadline: float) -> str:
         """The id of a local document for ask_kimi; no network at all when its text is cached."""
@@ -86,7 +165,7 @@ class DocumentService:
             known = await self.ledger.find(local.sha256, "file-extract")
             if known is not None and await self.ledger.cached_body(known.file_id) is not None:
                 return known.file_id
-            return (await self._upload_local(local, "file-extract", deadline)).file.id
+            return (await self._upload_local(local, "file-extract", deadline, None)).file.id
 
     async def body(self, file_id: str, *, deadline: float) -> str:
         """Kimi's extracted content as sent (a JSON string), fetched once per file id."""
@@ -119,13 +198,36 @@ class DocumentService:
         deleted = await self.client.delete_file(file_id, deadline=deadline)
         await self.ledger.forget(file_id)
         if known is None:  # uploaded elsewhere (console, another machine): only Kimi knew it
-            audit.info("deleted %s (not uploaded from this machine: path, size unknown)", file_id)
+            audit.info(
+                "deleted %s (not uploaded from this machine: path, size unknown)",
+                _printable(file_id),
+            )
         else:
             entry, source = known
             _audit("deleted", source or entry.filename, entry.bytes, entry.sha256, file_id)
         return deleted.deleted
 
 
+async def _wait_for_other_process(local: CheckedFile, deadline: float) -> None:
+    """A pause before looking again at a claim another process holds (SQLite cannot notify
+    across processes, so it is polled), or an error once the deadline would pass."""
+    if anyio.current_time() + CLAIM_POLL >= deadline:
+        raise KimiError(
+            f"Another kimi-mcp process is uploading the same content as {_printable(local.path)} "
+            "and had not finished by this call's deadline; it was not sent twice. Try again in "
+            "a moment: that upload will be reused."
+        )
+    await anyio.sleep(CLAIM_POLL)
+
+
 def _audit(action: str, path: object, size: int, sha256: str, file_id: str) -> None:
     """The audit line (stderr) for every upload and delete: what left or was removed, and where."""
-    audit.info("%s %s (%d bytes, sha256 %s) file id %s", action, path, size, sha256, file_id)
+    shown, shown_id = _printable(path), _printable(file_id)
+    audit.info("%s %s (%d bytes, sha256 %s) file id %s", action, shown, size, sha256, shown_id)
+
+
+def _printable(value: object) -> str:
+    """`value` on one line: a name holding a newline or other control character is quoted with
+    the characters escaped, so it cannot forge or hide an audit line."""
+    text = str(value)
+    return text if text.isprintable() else repr(text)

@@ -7,6 +7,7 @@ descriptor is used, so what was checked is what is hashed and what is sent.
 import errno
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +28,9 @@ class CheckedFile:
     sha256: str
     descriptor: int
 
-    def reader(self) -> "CheckedReader":
-        return CheckedReader(self)
+    def reader(self, on_read: Callable[[int], None] | None = None) -> "CheckedReader":
+        """A reader of the checked bytes; `on_read` hears the bytes handed out so far."""
+        return CheckedReader(self, on_read)
 
 
 class CheckedReader:
@@ -39,10 +41,11 @@ class CheckedReader:
     stores a file other than the one the ledger records.
     """
 
-    def __init__(self, file: CheckedFile) -> None:
+    def __init__(self, file: CheckedFile, on_read: Callable[[int], None] | None = None) -> None:
         self._file = file
         self._offset = 0
         self._hash = hashlib.sha256()
+        self._on_read = on_read
 
     def read(self, size: int = -1) -> bytes:
         left = self._file.size - self._offset
@@ -52,6 +55,8 @@ class CheckedReader:
         self._hash.update(chunk)
         if len(chunk) < want or (self._offset == self._file.size and self._changed()):
             raise InputError(_rewritten(self._file.path))
+        if self._on_read is not None:
+            self._on_read(self._offset)
         return chunk
 
     def _changed(self) -> bool:

@@ -93,8 +93,11 @@ class PathGuard:
         max_bytes: int = MAX_UPLOAD_BYTES,
         deny_names: Sequence[str] = (),
         protected: Sequence[Path] = (),
+        why_none_allowed: str = "",
     ) -> None:
+        """`why_none_allowed` says why `allowed_dirs` is empty, for the error every path gets."""
         self.allowed_dirs = [Path(os.path.realpath(d)) for d in allowed_dirs]
+        self.why_none_allowed = why_none_allowed
         self.max_bytes = max_bytes
         self.deny = DenyList(deny_names)
         self.protected = [Path(os.path.realpath(p)) for p in protected]
@@ -107,6 +110,8 @@ class PathGuard:
         """
         if not raw.strip() or "\x00" in raw:
             raise InputError("The path is empty or contains a NUL byte; give a file path.")
+        if not self.allowed_dirs:
+            raise InputError(_none_allowed(raw, self.why_none_allowed))
         candidate = Path(raw).expanduser()
         if not candidate.is_absolute():
             candidate = self.allowed_dirs[0] / candidate
@@ -272,6 +277,16 @@ def _shown(raw: str) -> str:
     if len(text) > _SHOWN_MAX:
         text = f"{text[:120]}...{text[-60:]} ({len(raw)} characters)"
     return text
+
+
+def _none_allowed(raw: str, why: str) -> str:
+    because = f" ({why})" if why else ""
+    return (
+        f"Refused: {_shown(raw)} was not read: no directory is allowed for local files{because}. "
+        "Ask the user to allow the folder that holds it, with --allow-dir PATH, allowed_dirs in "
+        "the config file or KIMI_MCP_ALLOWED_DIRS, and restart the server; files uploaded "
+        "already can be passed as file_ids."
+    )
 
 
 def _changed(raw: str) -> str:

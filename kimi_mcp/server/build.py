@@ -3,9 +3,11 @@ ToolErrors in one place."""
 
 import functools
 import logging
+import os
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import anyio
@@ -18,7 +20,7 @@ from kimi_mcp.ask.catalogue import ModelCatalogue
 from kimi_mcp.ask.chat import ChatService
 from kimi_mcp.ask.documents import DocumentService
 from kimi_mcp.ask.token_counts import TokenCounter
-from kimi_mcp.config import Settings, default_config_path
+from kimi_mcp.config import Settings, default_config_path, too_broad
 from kimi_mcp.errors import KimiError
 from kimi_mcp.kimi.client import KimiClient
 from kimi_mcp.kimi.policy import redact
@@ -79,6 +81,7 @@ def build_server(
 ) -> MCPServer[AppContext]:
     """The kimi MCP server; `transport` is the test seam for the upstream HTTP traffic, and
     `inbound_tokens` the HTTP bearers in use (generated ones are not in `settings`)."""
+    log_file_access(settings)  # here: stdio and HTTP both build their server once, after logging
     store = SqliteConversationStore(  # no disk work until used
         settings.data_dir / "conversations.sqlite3", ttl_days=settings.conversation_ttl_days
     )
@@ -96,7 +99,7 @@ def build_server(
         )
         catalogue = ModelCatalogue(client)
         ledger = SqliteUploadLedger(settings.data_dir / "uploads.sqlite3")
-        documents = DocumentService(client, guard_for(settings), ledger)
+        documents = DocumentService(client, guard_for(settings), ledger, settings.upload_min_rate)
         chat = ChatService(
             client,
             catalogue,
@@ -141,4 +144,37 @@ def guard_for(settings: Settings) -> PathGuard:
         settings.allowed_dirs,
         deny_names=settings.deny_names,
         protected=[config, settings.data_dir.expanduser()],
+        why_none_allowed=_why_none_allowed(settings),
     )
+
+
+def _why_none_allowed(settings: Settings) -> str:
+    if settings.allowed_dirs:
+        return ""
+    if "allowed_dirs" in settings.model_fields_set:
+        return "allowed_dirs is set to an empty list"
+    working = Path(os.path.realpath(Path.cwd()))
+    reason = too_broad(working) or "not a usable directory"
+    return f"the server was started in {working}, {reason}, which is never allowed by default"
+
+
+def log_file_access(settings: Settings) -> None:
+    """Say at start-up where local files may be read from, and warn when that is too broad."""
+    if not settings.allowed_dirs:
+        log.warning(
+            "No directory is allowed for local files: %s. Allow one with --allow-dir PATH, "
+            "allowed_dirs in the config file or KIMI_MCP_ALLOWED_DIRS.",
+            _why_none_allowed(settings),
+        )
+        return
+    shown = ", ".join(map(str, settings.allowed_dirs))
+    log.info("Local files may be read from: %s (inside the client's roots, if any)", shown)
+    for directory in settings.allowed_dirs:
+        reason = too_broad(directory)
+        if reason is not None:
+            log.warning(
+                "The allowed directory %s is %s: every file under it but the deny list can be "
+                "sent to Kimi. Allow only the folders that hold your documents.",
+                directory,
+                reason,
+            )

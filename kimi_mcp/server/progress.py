@@ -76,3 +76,60 @@ class ProgressReporter:
                 group.cancel_scope.cancel()
         if failure is not None:
             raise failure
+
+
+SendUploadProgress = Callable[[float, float, str], Awaitable[None]]
+
+
+class UploadProgress:
+    """Progress of an upload: bytes sent of the total, at most every MIN_INTERVAL, and only when
+    more has been sent (the value must increase with every notification)."""
+
+    def __init__(self, send: SendUploadProgress, *, min_interval: float = MIN_INTERVAL) -> None:
+        self._send = send
+        self._min = min_interval
+        self._sent = self._reported = 0
+        self._total = 0
+        self._moved = anyio.Event()
+
+    def advance(self, sent: int, total: int) -> None:
+        """Called (synchronously) as the body is read; a retried request starts again at 0."""
+        self._sent, self._total = max(self._sent, sent), total
+        self._moved.set()
+
+    async def _emit(self) -> None:
+        if self._sent <= self._reported:
+            return
+        self._reported = self._sent
+        message = f"uploading: {_mib(self._sent)} of {_mib(self._total)} sent"
+        try:
+            await self._send(self._sent, self._total, message)
+        except Exception as exc:  # best effort, as for chats
+            log.debug("progress not sent: %s: %s", type(exc).__name__, exc)
+
+    async def _pump(self) -> None:
+        while True:
+            await self._moved.wait()
+            self._moved = anyio.Event()
+            await self._emit()
+            await anyio.sleep(self._min)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator["UploadProgress"]:
+        """Reports while the body runs, then the last count; the body's error leaves unwrapped."""
+        failure: Exception | None = None
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._pump)
+            try:
+                yield self
+            except Exception as exc:
+                failure = exc
+            finally:
+                group.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+        await self._emit()  # the final count (sent == total), unless it went out already
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB"

@@ -84,11 +84,14 @@ ClientRootsForAsk = Annotated[ListRootsResult | None, Resolve(_roots_for_ask)]
 
 
 def root_dirs(result: ListRootsResult | None) -> list[Path] | None:
-    """The local directories of the roots; None when the client declared no roots.
+    """The local directories of the roots; None when the client gives no roots.
 
-    A root that is not a local file:// URI names no directory here, so it allows nothing.
+    An empty list is "no roots given", as if the capability were not declared: clients such as
+    the MCP Inspector declare roots and list none, and reading nothing would leave their users no
+    way to use a local file; allowed_dirs still decide alone. A root that is not a local file://
+    URI names no directory here, so it allows nothing.
     """
-    if result is None:
+    if result is None or not result.roots:
         return None
     return [d for d in (_local_dir(str(root.uri)) for root in result.roots) if d is not None]
 

@@ -23,7 +23,7 @@ from kimi_mcp.server.conversation_tools import (
     list_conversations,
 )
 from kimi_mcp.server.owners import current_owner
-from kimi_mcp.server.progress import ProgressReporter
+from kimi_mcp.server.progress import ProgressReporter, UploadProgress
 from kimi_mcp.server.results import (
     BalanceResult,
     ChatResult,
@@ -153,8 +153,17 @@ async def upload_file(
     client_roots: ClientRoots = None,
 ) -> UploadResult:
     """Upload a local file to Kimi (max 100 MB); returns its file id."""
+
+    async def send(sent: float, total: float, message: str) -> None:
+        await ctx.report_progress(sent, total, message)
+
+    documents = app_of(ctx).documents
     with within_client_roots(root_dirs(client_roots)):
-        upload = await app_of(ctx).documents.upload(path, purpose, deadline=_deadline())
+        async with UploadProgress(send).running() as progress:
+            # The deadline grows with the file's size (upload_min_rate), once its size is known.
+            upload = await documents.upload(
+                path, purpose, deadline=_deadline(), on_progress=progress.advance
+            )
     fields = upload.file.model_dump(exclude={"created_at"})
     return UploadResult(**fields, sha256=upload.sha256, reused=upload.reused)
 

@@ -3,6 +3,9 @@
 Its failures are `StoreError`s naming the file and the fix (`sqlite_file` translates them).
 """
 
+import os
+import secrets
+import socket
 import time
 from pathlib import Path
 
@@ -18,6 +21,9 @@ CREATE TABLE IF NOT EXISTS uploads (
     PRIMARY KEY (sha256, purpose));
 CREATE TABLE IF NOT EXISTS contents (file_id TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sources (file_id TEXT PRIMARY KEY, path TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS claims (
+    sha256 TEXT NOT NULL, purpose TEXT NOT NULL, token TEXT NOT NULL UNIQUE,
+    expires_at REAL NOT NULL, PRIMARY KEY (sha256, purpose));
 """
 MARK = Mark(application_id=0x4B4D4355, version=1)  # "KMCU"; version 0: written before the mark
 
@@ -85,6 +91,36 @@ class SqliteUploadLedger:
             ).fetchone()
         return (LedgerEntry(*row[:5]), row[5]) if row else None
 
+    async def claim(self, sha256: str, purpose: str, *, seconds: float) -> str | None:
+        """A claim token, or None while another live claim holds this content (see
+        `UploadLedger.claim`); wall-clock expiry, since the clock is shared across processes."""
+        token = f"{_HOST}:{os.getpid()}:{secrets.token_hex(8)}"
+        return await anyio.to_thread.run_sync(self._claim, sha256, purpose, token, seconds)
+
+    def _claim(self, sha256: str, purpose: str, token: str, seconds: float) -> str | None:
+        now = time.time()
+        # Every transaction starts with the write lock (BEGIN IMMEDIATE, sqlite_file): another
+        # process's check and take cannot slip in between.
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT token, expires_at FROM claims WHERE sha256 = ? AND purpose = ?",
+                (sha256, purpose),
+            ).fetchone()
+            if row is not None and not _lapsed(row[0], row[1], now):
+                return None
+            db.execute(
+                "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?)",
+                (sha256, purpose, token, now + seconds),
+            )
+        return token
+
+    async def release(self, claim: str) -> None:
+        await anyio.to_thread.run_sync(self._release, claim)
+
+    def _release(self, claim: str) -> None:
+        with self._connect() as db:
+            db.execute("DELETE FROM claims WHERE token = ?", (claim,))
+
     async def cached_body(self, file_id: str) -> str | None:
         return await anyio.to_thread.run_sync(self._cached_body, file_id)
 
@@ -99,3 +135,23 @@ class SqliteUploadLedger:
     def _cache_body(self, file_id: str, body: str) -> None:
         with self._connect() as db:
             db.execute("INSERT OR REPLACE INTO contents VALUES (?, ?)", (file_id, body))
+
+
+_HOST = socket.gethostname()
+
+
+def _lapsed(token: str, expires_at: float, now: float) -> bool:
+    """Expired, or held by a process of this host that is gone (a crash frees it at once)."""
+    if expires_at <= now:
+        return True
+    host, _, rest = token.partition(":")
+    pid = rest.partition(":")[0]
+    if host != _HOST or not pid.isdigit():
+        return False  # another machine sharing the data directory: only the expiry tells
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, owned by another user
+        return False
+    return False

@@ -544,10 +544,28 @@ async def test_case_24_roots_changed_mid_session_apply_to_the_next_call(
         roots[:] = roots_of(layout.secret.parent / "elsewhere")
         await client.send_roots_list_changed()
         await refused(client, str(layout.root / "real.txt"), "outside the roots")
-        roots.clear()
+        roots.clear()  # no roots given: allowed_dirs alone decide again
         await client.send_roots_list_changed()
-        await refused(client, str(layout.root / "real.txt"), "shares (none)")
+        await accepted(client, str(layout.root / "real.txt"))
     no_canary_left(emulator)
+
+
+async def test_a_client_that_declares_roots_but_lists_none_can_use_local_files(
+    emulator: Emulator, emulator_url: str, layout: Layout, era: str
+) -> None:
+    """The MCP Inspector declares roots and answers an empty list: that means "no roots given",
+    so allowed_dirs alone decide (before, every local path was refused, "shares (none)")."""
+
+    async def no_roots(context: ClientRequestContext) -> ListRootsResult:
+        return ListRootsResult(roots=[])
+
+    server = build_server(_settings(emulator_url, [layout.root]))
+    async with Client(server, list_roots_callback=no_roots, mode=era) as client:
+        uploaded = await accepted(client, str(layout.root / "real.txt"))
+        await refused(client, str(layout.secret), "outside the allowed directories")
+        answer = await client.call_tool("ask_kimi", {"prompt": "hi", "files": ["real.txt"]})
+        assert not answer.is_error, _text(answer)
+    assert list(emulator.files) == [uploaded["id"]]
 
 
 async def test_a_client_that_never_answers_roots_list_gets_an_error_not_a_hang(

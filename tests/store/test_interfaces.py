@@ -249,3 +249,26 @@ async def test_another_owners_conversation_answers_exactly_like_an_unknown_id(
     kept = await store.load(alice.id, owner="alice")
     assert kept.turns == [Turn("user", "alice's secret")]
     assert [s.id for s in await store.recent(10, owner="alice")] == [alice.id]
+
+
+async def test_one_upload_claim_per_content_across_ledgers_sharing_a_file(
+    open_ledger: OpenLedger,
+) -> None:
+    """Two processes (here: two ledgers on one file) cannot both claim the same new content."""
+    first, second = await open_ledger(), await open_ledger()
+    claim = await first.claim("ab" * 32, "file-extract", seconds=60)
+    assert claim is not None
+    assert await second.claim("ab" * 32, "file-extract", seconds=60) is None
+    assert await second.claim("ab" * 32, "image", seconds=60) is not None  # another purpose
+    await first.release(claim)
+    assert await second.claim("ab" * 32, "file-extract", seconds=60) is not None
+
+
+async def test_an_upload_claim_not_released_lapses_after_its_seconds(
+    open_ledger: OpenLedger,
+) -> None:
+    """A process that crashed mid-upload blocks the content no longer than its claim's seconds
+    (here none, so no waiting in the test)."""
+    first, second = await open_ledger(), await open_ledger()
+    assert await first.claim("cd" * 32, "file-extract", seconds=0) is not None
+    assert await second.claim("cd" * 32, "file-extract", seconds=60) is not None
