@@ -24,7 +24,7 @@ from kimi_mcp.kimi.client import KimiClient
 from kimi_mcp.kimi.policy import redact
 from kimi_mcp.local_files.guard import PathGuard
 from kimi_mcp.server.app_context import AppContext
-from kimi_mcp.server.arguments import UnknownArgumentGuard, declared_arguments
+from kimi_mcp.server.arguments import ArgumentGuard, UnknownPromptGuard
 from kimi_mcp.server.resources import register_conversation_resources
 from kimi_mcp.server.tools import TOOLS
 from kimi_mcp.store.sqlite_conversations import SqliteConversationStore
@@ -114,10 +114,9 @@ def build_server(
                 await store.aclose()
                 await ledger.aclose()
 
-    guard = UnknownArgumentGuard((fn.__name__, declared_arguments(fn)) for fn, _, _ in TOOLS)
     server = MCPServer[AppContext](
         "kimi",
-        middleware=[guard],
+        middleware=[ArgumentGuard(fn for fn, _, _ in TOOLS)],
         version=__version__,
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
@@ -129,6 +128,11 @@ def build_server(
         tool = _reported(fn, secrets)
         server.add_tool(tool, title=title, annotations=annotations, structured_output=True)
     register_conversation_resources(server, store)
+
+    async def prompt_names() -> set[str]:
+        return {prompt.name for prompt in await server.list_prompts()}
+
+    server.middleware.append(UnknownPromptGuard(prompt_names))
     return server
 
 

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from typing import Any
 
 from mcp.server import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 
 from kimi_mcp.errors import InputError
 from kimi_mcp.store.conversations import ConversationStore
@@ -24,8 +24,11 @@ def register_conversation_resources(server: MCPServer[Any], store: ConversationS
     async def conversation(conversation_id: str) -> str:
         try:
             return json.dumps(asdict(await store.load(conversation_id)), ensure_ascii=False)
-        except InputError as exc:
-            raise ResourceError(str(exc)) from None
+        except InputError:  # the store's words are for ask_kimi's conversation_id argument
+            raise ResourceNotFoundError(  # -32602, as for any other unknown resource
+                f"Unknown resource: no conversation {conversation_id[:80]!r} on this server "
+                "(kimi://conversations lists the ones kept)."
+            ) from None
 
     server.resource(
         "kimi://conversations",

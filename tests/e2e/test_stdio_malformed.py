@@ -21,6 +21,8 @@ that changes any of it shows up here):
   while `arguments` as a string gets the SDK's -32602.
 * An unknown method gets -32601 with the method name echoed in `data`: a 1 MB method name brings
   back a 1 MB error.
+* An unknown prompt or resource is -32602 with a short message (the SDK answered an unknown prompt
+  with a 30-line traceback in the log and code 0).
 * An unknown tool is a tool error (`isError: true`, "Unknown tool: nope"), not the -32602 protocol
   error the spec's example shows.
 * A notification with an id is a request for an unknown method (-32601). A second `initialize` is
@@ -170,6 +172,23 @@ CASES = [
     Case("huge_float", _raw_ping(122, b'{"x":1e999999,"y":-1e308}'), {122: "result"}),
     Case("integer_5000_digits", _raw_ping(123, b'{"x":%s}' % (b"1" * 5000)), {123: PARSE_ERROR}),
     Case("lone_surrogate_escape", _raw_ping(124, b'{"x":"\\ud800"}'), {124: PARSE_ERROR}),
+    Case(
+        "prompt_unknown",
+        line({"jsonrpc": "2.0", "id": 126, "method": "prompts/get", "params": {"name": "nope"}}),
+        {126: INVALID_PARAMS},
+    ),
+    Case(
+        "resource_unknown",
+        line(
+            {
+                "jsonrpc": "2.0",
+                "id": 127,
+                "method": "resources/read",
+                "params": {"uri": "kimi://conversations/nope"},
+            }
+        ),
+        {127: INVALID_PARAMS},
+    ),
     Case("surrogate_pair_escape", _raw_ping(125, b'{"x":"\\ud83d\\ude00"}'), {125: "result"}),
 ]
 SURROGATE_CALL_ID = "surrogate-call"
