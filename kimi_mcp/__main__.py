@@ -167,8 +167,9 @@ def _serve(args: argparse.Namespace) -> None:
         anyio.run(serve_http, settings)
         return
     from kimi_mcp.server import build_server
+    from kimi_mcp.server.stdio_edge import serve_stdio
 
-    anyio.run(build_server(settings).run_stdio_async)
+    anyio.run(serve_stdio, build_server(settings))
 
 
 def _run_emulator(host: str, port: int) -> None:

@@ -231,6 +231,10 @@ class Settings(BaseSettings):
     auth_token: SecretStr | None = None
     # HTTP bearer token -> owner name: each owner sees only its own conversations.
     auth_tokens: dict[SecretStr, str] | None = None
+    # Legacy-era HTTP sessions: seconds without a request before one is closed, and how many may
+    # be open (at the cap the one idle for longest is closed to admit a new one). See README.
+    http_session_idle: float = Field(default=300.0, gt=0, le=86400)
+    http_max_sessions: int = Field(default=1000, ge=1, le=100_000)
     allowed_hosts: Annotated[list[str] | None, NoDecode] = None
     allowed_origins: Annotated[list[str] | None, NoDecode] = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"

@@ -66,7 +66,7 @@ class Stored:
 class ChatAnswer:
     """What one ask produced, complete or not; the MCP face turns it into the tool's result."""
 
-    answer: str  # with the prefix in front, capped at answer_cap
+    answer: str  # with the prefix in front, capped at answer_cap (as is the reasoning)
     model: str
     finish_reason: str | None
     truncated_reason: TruncatedReason | None
@@ -80,7 +80,8 @@ class ChatAnswer:
 
     @property
     def truncated(self) -> bool:
-        return self.truncated_reason is not None
+        """The answer is incomplete (a cut reasoning alone leaves the answer whole)."""
+        return self.truncated_reason not in (None, "reasoning_size")
 
 
 @dataclass(frozen=True)
@@ -112,16 +113,9 @@ class ChatService:
         model = await self.catalogue.get(model_id, deadline=deadline)
         file_ids = await self._documents(request, conversation, deadline)
         documents = await self.documents.system_messages(file_ids, deadline=deadline)
-        question = await self._question(model, request, deadline)
-        fitted = await self._fit(model, request, conversation, documents, question, deadline)
-        body = chat_body(
-            model,
-            fitted.messages,
-            thinking=request.thinking,
-            max_tokens=request.max_tokens,
-            json_mode=request.json_mode,
+        outcome, dropped = await self._in_slot(
+            model, request, conversation, documents, deadline, on_progress
         )
-        outcome = await self.client.stream_chat(body, deadline=deadline, on_progress=on_progress)
         answer = (request.prefix or "") + outcome.content  # Kimi does not repeat the prefix
         if conversation is None:
             conversation = new_conversation(model.id, request.system, owner=request.owner)
@@ -129,7 +123,7 @@ class ChatService:
         if answer:  # Kimi rejects empty messages, so an empty partial answer is not kept
             turns.append(Turn("assistant", answer, outcome.reasoning or None))
         stored = await self._keep(conversation, turns, model.id, file_ids)
-        result = self._result(outcome, answer, conversation.id, fitted.dropped_turns, file_ids)
+        result = self._result(outcome, answer, conversation.id, dropped, file_ids)
         return replace(result, stored=stored.ok, store_error=stored.error)
 
     async def _keep(
@@ -147,6 +141,30 @@ class ChatService:
             )
             return Stored(False, "kimi-mcp failed to store it (see the server log)")
         return Stored(True)
+
+    async def _in_slot(
+        self,
+        model: ModelInfo,
+        request: ChatRequest,
+        conversation: Conversation | None,
+        documents: list[dict[str, str]],
+        deadline: float,
+        on_progress: ProgressHook | None,
+    ) -> tuple[ChatOutcome, int]:
+        """Build the question (reading inline images) only once a chat slot is held, and stream
+        in it: calls waiting for a slot hold no image, so max_concurrent_chats bounds that memory
+        too. The body dies with this frame, before the store is written."""
+        async with self.client.chat_slot(deadline) as slot:
+            question = await self._question(model, request, deadline)
+            fitted = await self._fit(model, request, conversation, documents, question, deadline)
+            body = chat_body(
+                model,
+                fitted.messages,
+                thinking=request.thinking,
+                max_tokens=request.max_tokens,
+                json_mode=request.json_mode,
+            )
+            return await slot.stream(body, on_progress=on_progress), fitted.dropped_turns
 
     async def _question(self, model: ModelInfo, request: ChatRequest, deadline: float) -> Message:
         """The user message: plain text, or text plus images as data URLs."""
@@ -224,12 +242,16 @@ class ChatService:
         if len(answer) > self.answer_cap:
             answer = answer[: self.answer_cap]
             reason = reason or "size"
+        reasoning = outcome.reasoning  # capped alike: 2 MB of thinking is no smaller a result
+        if len(reasoning) > self.answer_cap:
+            reasoning = reasoning[: self.answer_cap]
+            reason = reason or "reasoning_size"
         return ChatAnswer(
             answer=answer,
             model=outcome.model,
             finish_reason=outcome.finish_reason,
             truncated_reason=reason,
-            reasoning=outcome.reasoning or None,
+            reasoning=reasoning or None,
             usage=outcome.usage,
             conversation_id=conversation_id,
             dropped_turns=dropped,

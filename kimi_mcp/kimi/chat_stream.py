@@ -1,6 +1,8 @@
 """One streamed chat completion: a chat slot, retries until the first text, and the partial
 answer when the deadline passes or the stream is cut."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -40,7 +42,13 @@ class ChatStreamer:
     async def stream(
         self, body: dict[str, Any], *, deadline: float, on_progress: ProgressHook | None
     ) -> ChatOutcome:
-        http = self._connection.http
+        async with self.slot(deadline) as held:
+            return await held.stream(body, on_progress=on_progress)
+
+    @asynccontextmanager
+    async def slot(self, deadline: float) -> AsyncIterator["ChatSlot"]:
+        """Hold a chat slot while the caller builds its request, then stream in it: what the
+        request holds in memory (inline images) is then bounded by the slots too."""
         acquired = False
         # Waiting for a slot counts toward the deadline (Tier0 allows one chat at a time).
         with anyio.move_on_after(max(0.0, deadline - anyio.current_time())):
@@ -51,10 +59,17 @@ class ChatStreamer:
                 "Every chat slot (max_concurrent_chats) stayed busy until the deadline; "
                 "try again when other calls have finished."
             )
+        held = ChatSlot(self, deadline)
         try:
-            return await self._with_retries(http, body, deadline, on_progress)
+            yield held
         finally:
+            held.released = True
             self._slots.release()
+
+    async def _stream_held(
+        self, body: dict[str, Any], deadline: float, on_progress: ProgressHook | None
+    ) -> ChatOutcome:
+        return await self._with_retries(self._connection.http, body, deadline, on_progress)
 
     async def _with_retries(
         self,
@@ -113,3 +128,19 @@ class ChatStreamer:
             raise connection.connection_error(APITimeoutError, "POST", CHAT_PATH, exc) from None
         except httpx2.TransportError as exc:  # its text may quote a header: only redacted
             raise connection.connection_error(APIConnectionError, "POST", CHAT_PATH, exc) from None
+
+
+class ChatSlot:
+    """One held chat slot: streams chats under the deadline it was taken with."""
+
+    def __init__(self, streamer: ChatStreamer, deadline: float) -> None:
+        self._streamer, self.deadline = streamer, deadline
+        self.released = False
+
+    async def stream(
+        self, body: dict[str, Any], *, on_progress: ProgressHook | None = None
+    ) -> ChatOutcome:
+        """Stream one chat completion in this slot (no second slot is taken)."""
+        if self.released:
+            raise RuntimeError("this chat slot was released; take a new one")
+        return await self._streamer._stream_held(body, self.deadline, on_progress)

@@ -4,13 +4,14 @@ The mechanics live beside it: `connection` sends a request with retries, `chat_s
 chat; both raise only KimiError subclasses, with the key redacted.
 """
 
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
 
 import httpx2
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from kimi_mcp.errors import ResponseValidationError
-from kimi_mcp.kimi.chat_stream import ChatStreamer
+from kimi_mcp.kimi.chat_stream import ChatSlot, ChatStreamer
 from kimi_mcp.kimi.connection import Connection
 from kimi_mcp.kimi.paths import id_path
 from kimi_mcp.kimi.stream import MAX_STREAM_CHARS, ChatOutcome
@@ -30,7 +31,7 @@ from kimi_mcp.kimi.upstream import ProgressHook
 CONTENT_IDLE = 90.0
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-__all__ = ["BinaryReader", "KimiClient", "ProgressHook"]
+__all__ = ["BinaryReader", "ChatSlot", "KimiClient", "ProgressHook"]
 
 
 class BinaryReader(Protocol):
@@ -126,6 +127,12 @@ class KimiClient:
     ) -> ChatOutcome:
         """Stream one chat completion; a deadline or a cut stream returns the partial answer."""
         return await self._chats.stream(body, deadline=deadline, on_progress=on_progress)
+
+    def chat_slot(self, deadline: float) -> AbstractAsyncContextManager[ChatSlot]:
+        """Hold one of the `max_concurrent_chats` slots (waiting counts toward `deadline`; a
+        slot still busy then is APITimeoutError) while building a request; `slot.stream(body)`
+        then streams it without taking a second slot."""
+        return self._chats.slot(deadline)
 
 
 def _parse(model: type[ModelT], response: httpx2.Response) -> ModelT:

@@ -15,8 +15,15 @@ from kimi_mcp.kimi.types import Usage
 # about a million characters, so reaching this means a broken upstream, not a long answer.
 MAX_STREAM_CHARS = 16 * 1024 * 1024
 
+# "size" and "reasoning_size" are set by the ask pipeline's answer_cap, not by the stream.
 TruncatedReason = Literal[
-    "length", "deadline", "stream_cut", "size", "content_filter", "upstream_malformed"
+    "length",
+    "deadline",
+    "stream_cut",
+    "size",
+    "content_filter",
+    "upstream_malformed",
+    "reasoning_size",
 ]
 Phase = Literal["waiting", "thinking", "answering"]
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -1,16 +1,24 @@
-"""Refuse tool arguments the tool does not declare (MCPServer 2.3 silently drops them).
+"""Refuse tool arguments the tool does not declare (MCPServer 2.3 silently drops them), explain
+wrong ones in words a model can act on, and answer an unknown prompt as the protocol says.
 
 A model that writes `max_token` or `conversation` expects it to act; dropping it quietly returns a
-result that looks right and is not. The refusal names the argument and the ones that exist.
+result that looks right and is not. The refusal names the argument and the ones that exist. A
+wrong type or value gets one sentence per field (argument_errors) instead of pydantic's dump.
 """
 
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
 from mcp.server.mcpserver import Context, Resolve
-from mcp.types import CallToolResult, TextContent
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata, func_metadata
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, CallToolResult, TextContent
+from pydantic import ValidationError
+
+from kimi_mcp.server.argument_errors import describe_invalid_arguments
 
 
 def declared_arguments(fn: Callable[..., Any]) -> frozenset[str]:
@@ -28,9 +36,25 @@ def declared_arguments(fn: Callable[..., Any]) -> frozenset[str]:
     return frozenset(names)
 
 
-class UnknownArgumentGuard(ServerMiddleware[Any]):
-    def __init__(self, tools: Iterable[tuple[str, frozenset[str]]]) -> None:
-        self._allowed = dict(tools)
+@dataclass(frozen=True)
+class ToolArguments:
+    names: frozenset[str]
+    metadata: FuncMetadata  # the same validation the SDK runs, so the verdicts agree
+    schema: dict[str, Any]
+
+    @classmethod
+    def of(cls, fn: Callable[..., Any]) -> "ToolArguments":
+        names = declared_arguments(fn)
+        skipped = [name for name in inspect.signature(fn).parameters if name not in names]
+        metadata = func_metadata(fn, skip_names=skipped)
+        return cls(names, metadata, metadata.arg_model.model_json_schema(by_alias=True))
+
+
+class ArgumentGuard(ServerMiddleware[Any]):
+    """Unknown and invalid tool arguments are refused here, before the SDK calls the tool."""
+
+    def __init__(self, tools: Iterable[Callable[..., Any]]) -> None:
+        self._tools = {fn.__name__: ToolArguments.of(fn) for fn in tools}
 
     async def __call__(
         self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
@@ -44,13 +68,40 @@ class UnknownArgumentGuard(ServerMiddleware[Any]):
         return await call_next(ctx)
 
     def _refusal(self, name: object, arguments: object) -> str | None:
-        allowed = self._allowed.get(name) if isinstance(name, str) else None
-        if allowed is None or not isinstance(arguments, dict):
+        tool = self._tools.get(name) if isinstance(name, str) else None
+        arguments = {} if arguments is None else arguments
+        if tool is None or not isinstance(arguments, dict):
             return None  # unknown tools and malformed params get the SDK's own answers
-        unknown = sorted(set(arguments) - allowed)
-        if not unknown:
-            return None
-        return (
-            f"Unknown argument(s) for {name}: {', '.join(unknown)}. "
-            f"It takes: {', '.join(sorted(allowed)) or 'no arguments'}. Nothing was done."
-        )
+        unknown = sorted(set(arguments) - tool.names)
+        if unknown:
+            return (
+                f"Unknown argument(s) for {name}: {', '.join(unknown)}. "
+                f"It takes: {', '.join(sorted(tool.names)) or 'no arguments'}. Nothing was done."
+            )
+        try:
+            tool.metadata.validate_arguments(arguments)
+        except ValidationError as exc:
+            return describe_invalid_arguments(str(name), exc, tool.schema)
+        return None
+
+
+class UnknownPromptGuard(ServerMiddleware[Any]):
+    """`prompts/get` for a name the server lacks is invalid params (-32602), not a crash.
+
+    The SDK raises ValueError, which reaches the client as an internal error and leaves a
+    30-line traceback in the log.
+    """
+
+    def __init__(self, prompt_names: Callable[[], Awaitable[set[str]]]) -> None:
+        self._prompt_names = prompt_names
+
+    async def __call__(
+        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        if ctx.method == "prompts/get" and isinstance(ctx.params, dict):
+            name = ctx.params.get("name")
+            known = await self._prompt_names()
+            if isinstance(name, str) and name not in known:
+                offer = f"It has: {', '.join(sorted(known))}." if known else "It has none."
+                raise MCPError(INVALID_PARAMS, f"Unknown prompt: {name[:80]!r}. {offer}")
+        return await call_next(ctx)

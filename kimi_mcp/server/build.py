@@ -26,7 +26,7 @@ from kimi_mcp.kimi.client import KimiClient
 from kimi_mcp.kimi.policy import redact
 from kimi_mcp.local_files.guard import PathGuard
 from kimi_mcp.server.app_context import AppContext
-from kimi_mcp.server.arguments import UnknownArgumentGuard, declared_arguments
+from kimi_mcp.server.arguments import ArgumentGuard, UnknownPromptGuard
 from kimi_mcp.server.owners import OwnerScope
 from kimi_mcp.server.resources import register_conversation_resources
 from kimi_mcp.server.tools import TOOLS
@@ -118,10 +118,9 @@ def build_server(
                 await store.aclose()
                 await ledger.aclose()
 
-    guard = UnknownArgumentGuard((fn.__name__, declared_arguments(fn)) for fn, _, _ in TOOLS)
     server = MCPServer[AppContext](
         "kimi",
-        middleware=[guard, OwnerScope()],
+        middleware=[ArgumentGuard(fn for fn, _, _ in TOOLS), OwnerScope()],
         version=__version__,
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
@@ -134,6 +133,11 @@ def build_server(
         tool = _reported(fn, secrets)
         server.add_tool(tool, title=title, annotations=annotations, structured_output=True)
     register_conversation_resources(server, store)
+
+    async def prompt_names() -> set[str]:
+        return {prompt.name for prompt in await server.list_prompts()}
+
+    server.middleware.append(UnknownPromptGuard(prompt_names))
     return server
 
 

@@ -23,6 +23,7 @@ from kimi_mcp.server.http_auth import (
     generate_token,
     token_problem,
 )
+from kimi_mcp.server.http_sessions import make_room_for_new_sessions
 from kimi_mcp.store.conversations import DEFAULT_OWNER
 
 log = logging.getLogger(__name__)
@@ -58,9 +59,15 @@ def build_http_app(settings: Settings, tokens: Mapping[str, str]) -> Starlette:
     """The SDK app plus /healthz, wrapped (outermost first) in the Host/Origin guard and auth;
     `tokens` maps each bearer token to the owner of the conversations it may see."""
     security = security_for(settings)
-    app = build_server(settings, inbound_tokens=tuple(tokens)).streamable_http_app(
-        streamable_http_path="/mcp", transport_security=security, host=settings.host
+    server = build_server(settings, inbound_tokens=tuple(tokens))
+    app = server.streamable_http_app(
+        streamable_http_path="/mcp",
+        transport_security=security,
+        host=settings.host,
+        session_idle_timeout=settings.http_session_idle,
+        max_sessions=settings.http_max_sessions,
     )
+    make_room_for_new_sessions(server.session_manager)
     app.add_route("/healthz", healthz, methods=["GET"])
     # add_middleware puts the last one added outermost: see http_auth for why the guard is.
     app.add_middleware(BearerAuth, tokens=tokens, open_paths=OPEN_PATHS)

@@ -9,9 +9,9 @@ from dataclasses import asdict
 from typing import Any
 
 from mcp.server import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
-from kimi_mcp.errors import KimiError
+from kimi_mcp.errors import InputError, KimiError
 from kimi_mcp.server.owners import current_owner
 from kimi_mcp.server.results import LONE_SURROGATE
 from kimi_mcp.store.conversations import Conversation, ConversationStore
@@ -31,7 +31,12 @@ def register_conversation_resources(server: MCPServer[Any], store: ConversationS
         try:
             found = await store.load(conversation_id, owner=current_owner())
             return _json(_shown(found))
-        except KimiError as exc:  # an unknown id, or the store's error
+        except InputError:  # unknown, or another owner's: -32602 like any unknown resource
+            raise ResourceNotFoundError(
+                f"Unknown resource: no conversation {conversation_id[:80]!r} on this server "
+                "(kimi://conversations lists the ones kept)."
+            ) from None
+        except KimiError as exc:  # the store's error, which names the file and the fix
             raise ResourceError(str(exc)) from None
 
     server.resource(

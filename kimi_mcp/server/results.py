@@ -35,11 +35,15 @@ class ChatResult(BaseModel):
     )
     truncated_reason: TruncatedReason | None = Field(
         description="length: hit max_tokens; deadline: the call's deadline passed; stream_cut: "
-        "the stream ended early; size: answer capped (the whole answer is kept in "
-        "kimi://conversations/{id}); content_filter: moderation stopped it; "
-        "upstream_malformed: Kimi sent an invalid chunk (the text before it is kept)."
+        "the stream ended early; size: answer capped at answer_cap characters (the whole "
+        "answer is kept in kimi://conversations/{id}); content_filter: moderation stopped it; "
+        "upstream_malformed: Kimi sent an invalid chunk (the text before it is kept); "
+        "reasoning_size: the answer is whole, only the reasoning was capped (kept whole there "
+        "too)."
     )
-    reasoning: str | None = Field(description="The model's thinking, when it thought.")
+    reasoning: str | None = Field(
+        description="The model's thinking, when it thought (capped like the answer)."
+    )
     usage: UsageResult | None = Field(description="Token usage as Kimi reported it; null if cut.")
     conversation_id: str = Field(description="Pass back to continue this conversation.")
     dropped_turns: int = Field(description="Oldest messages left out to fit the model's window.")

@@ -4,20 +4,25 @@ a liveness probe (`list_models`) after every case, and the whole stdout checked 
 What mcp 2.3.0 does with each case (measured; the expectations below pin it, so an SDK upgrade
 that changes any of it shows up here):
 
-* Every line that does not validate as one JSON-RPC message is dropped without an answer: the SDK's
-  stdio reader hands the parse error to the dispatcher, which only logs it at DEBUG. That covers
-  `hello`, truncated JSON, `[]`, batches (gone from the spec since 2025-06-18: neither message of a
-  batch is answered), `42`, `jsonrpc` missing or "1.0", ids that are objects, arrays, floats,
-  booleans or null, a request without `method`, a BOM before the JSON (the request is lost), a line
+* Every line that does not validate as one JSON-RPC message is handed by the SDK's stdio reader to
+  the dispatcher as a parse error, which drops it without an answer. Our edge in between
+  (kimi_mcp/server/stdio_edge.py) answers such a line when it carries a `method` and an id that
+  can be read: -32700 when the SDK's parser refused the JSON (a lone surrogate escape such as
+  `"\\ud800"`, which Python's JSON accepts and the SDK's does not; a BOM before the JSON; an
+  integer longer than ~4,300 digits, "number out of range"), -32600 when it is JSON but no JSON-RPC
+  request (`jsonrpc` missing or "1.0", `params` an array). Still dropped, because no id can be
+  read or the line is no request: `hello`, truncated JSON, `[]`, batches (gone from the spec since
+  2025-06-18: neither message of a batch is answered), `42`, ids that are objects, arrays,
+  floats, booleans, null or 10,000 digits long, a message without `method` (it may be a broken
+  response from the client, and an error under its id could answer an unrelated request), a line
   of invalid UTF-8, empty lines, nesting deeper than ~200 levels (the parser's recursion limit, so
-  10,000 and 100,000 levels are refused cheaply), and integers longer than ~4,300 digits ("number
-  out of range": a 10,000-digit id, a 5,000-digit number). JSON-RPC would answer -32700 or -32600
-  with a null id; the SDK answers nothing, so a client that sent such a request waits for its own
-  timeout. The drops are logged only at DEBUG, so at the default level they leave no trace.
-* Surprising: `tools/call` with `params` as an array is also dropped without an answer (the
-  message-level schema wants an object), while `arguments` as a string gets -32602.
+  10,000 and 100,000 levels are refused cheaply). The drops are logged at WARNING (logs.py).
+* `tools/call` with `params` as an array fails the message-level schema (-32600 from our edge),
+  while `arguments` as a string gets the SDK's -32602.
 * An unknown method gets -32601 with the method name echoed in `data`: a 1 MB method name brings
   back a 1 MB error.
+* An unknown prompt or resource is -32602 with a short message (the SDK answered an unknown prompt
+  with a 30-line traceback in the log and code 0).
 * An unknown tool is a tool error (`isError: true`, "Unknown tool: nope"), not the -32602 protocol
   error the spec's example shows.
 * A notification with an id is a request for an unknown method (-32601). A second `initialize` is
@@ -55,6 +60,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
 
 Expect = Literal["result", "tool_error"] | int  # an int is the JSON-RPC error code
 
+PARSE_ERROR, INVALID_REQUEST = -32700, -32600
 METHOD_NOT_FOUND, INVALID_PARAMS = -32601, -32602
 
 
@@ -89,8 +95,10 @@ CASES = [
     Case("empty_array", b"[]\n"),
     Case("batch_of_two", line([json.loads(_ping(102)), json.loads(_ping(103))])),
     Case("bare_number", b"42\n"),
-    Case("jsonrpc_missing", line({"id": 104, "method": "ping"})),
-    Case("jsonrpc_1_0", line({"jsonrpc": "1.0", "id": 105, "method": "ping"})),
+    Case("jsonrpc_missing", line({"id": 104, "method": "ping"}), {104: INVALID_REQUEST}),
+    Case(
+        "jsonrpc_1_0", line({"jsonrpc": "1.0", "id": 105, "method": "ping"}), {105: INVALID_REQUEST}
+    ),
     Case("id_object", _ping({"a": 1})),
     Case("id_array", _ping([1])),
     Case("id_float", _ping(1.5)),
@@ -109,7 +117,7 @@ CASES = [
         {108: METHOD_NOT_FOUND},
     ),
     Case("tool_unknown", _call(109, {"name": "nope", "arguments": {}}), {109: "tool_error"}),
-    Case("tools_call_array_params", _call(110, ["list_models", {}])),
+    Case("tools_call_array_params", _call(110, ["list_models", {}]), {110: INVALID_REQUEST}),
     Case(
         "tools_call_string_arguments",
         _call(111, {"name": "list_models", "arguments": "{}"}),
@@ -148,7 +156,7 @@ CASES = [
     ),
     Case("invalid_utf8_in_string", _raw_ping(114, b'{"x":"\xff\xfe"}'), {114: "result"}),
     Case("invalid_utf8_line", b"\xff\xfe\xfd\x80\n"),
-    Case("bom", b"\xef\xbb\xbf" + _ping(115)),
+    Case("bom", b"\xef\xbb\xbf" + _ping(115), {115: PARSE_ERROR}),
     Case("crlf", _ping(116).replace(b"\n", b"\r\n"), {116: "result"}),
     Case("empty_lines", b"\n\n\r\n \n"),
     Case("line_10mib", _ping(117, pad="a" * (10 << 20)), {117: "result"}),
@@ -162,9 +170,30 @@ CASES = [
         "duplicate_keys", b'{"jsonrpc":"2.0","id":120,"id":121,"method":"ping"}\n', {121: "result"}
     ),
     Case("huge_float", _raw_ping(122, b'{"x":1e999999,"y":-1e308}'), {122: "result"}),
-    Case("integer_5000_digits", _raw_ping(123, b'{"x":%s}' % (b"1" * 5000))),
+    Case("integer_5000_digits", _raw_ping(123, b'{"x":%s}' % (b"1" * 5000)), {123: PARSE_ERROR}),
+    Case("lone_surrogate_escape", _raw_ping(124, b'{"x":"\\ud800"}'), {124: PARSE_ERROR}),
+    Case(
+        "prompt_unknown",
+        line({"jsonrpc": "2.0", "id": 126, "method": "prompts/get", "params": {"name": "nope"}}),
+        {126: INVALID_PARAMS},
+    ),
+    Case(
+        "resource_unknown",
+        line(
+            {
+                "jsonrpc": "2.0",
+                "id": 127,
+                "method": "resources/read",
+                "params": {"uri": "kimi://conversations/nope"},
+            }
+        ),
+        {127: INVALID_PARAMS},
+    ),
+    Case("surrogate_pair_escape", _raw_ping(125, b'{"x":"\\ud83d\\ude00"}'), {125: "result"}),
 ]
+SURROGATE_CALL_ID = "surrogate-call"
 KNOWN_IDS = {id_key(request_id) for case in CASES for request_id in case.expect}
+KNOWN_IDS.add(id_key(SURROGATE_CALL_ID))
 
 
 @pytest.fixture(scope="module")
@@ -205,6 +234,21 @@ async def test_malformed_input_is_answered_or_dropped_and_the_server_lives(
     others = [m for m in shared.messages[start:] if not str(m.get("id", "")).startswith("probe-")]
     assert [m.get("id") for m in others] == list(case.expect), others
     assert shared.process.returncode is None
+
+
+async def test_lone_surrogate_escape_gets_a_parse_error_not_silence(shared: RawStdio) -> None:
+    """The SDK's parser refuses `\\ud800`; before our edge the client waited for its timeout."""
+    request = (
+        b'{"jsonrpc":"2.0","id":"%s","method":"tools/call",'
+        b'"params":{"name":"ask_kimi","arguments":{"prompt":"why \\ud800?"}}}\n'
+    ) % SURROGATE_CALL_ID.encode()
+    await shared.send(request)
+    answer = await shared.wait_for(SURROGATE_CALL_ID)  # bounded: fails after ANSWER_TIMEOUT
+    error = answer.get("error")
+    assert isinstance(error, dict) and error["code"] == PARSE_ERROR, answer
+    assert "lone UTF-16 surrogate" in error["message"] and "Nothing was done" in error["message"]
+    assert "answered a stdin line that is not valid JSON-RPC" in shared.log.text
+    await shared.probe()
 
 
 def _check(answer: dict[str, object], expected: Expect) -> None:

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from kimi_mcp.emulator import Emulator, Fault
 from kimi_mcp.errors import (
     APIConnectionError,
+    APITimeoutError,
     AuthenticationError,
     BadRequestError,
     ContentFilterError,
@@ -342,6 +343,35 @@ async def test_concurrent_chats_are_bounded(emulator_url: str, emulator: Emulato
     await kimi.aclose()
     assert len(chat_requests(emulator)) == 6
     assert emulator.peak_streams == 2
+
+
+async def test_a_held_chat_slot_streams_without_taking_a_second_one(
+    emulator_url: str, emulator: Emulator
+) -> None:
+    kimi = KimiClient(
+        user_agent=USER_AGENT,
+        api_key=SecretStr(CANARY_KEY),
+        base_url=emulator_url,
+        max_concurrent_chats=1,
+    )
+    try:
+        async with kimi.chat_slot(soon()) as slot:
+            # The only slot is held: a second one is not to be had before its deadline...
+            with pytest.raises(APITimeoutError, match="chat slot"):
+                async with kimi.chat_slot(soon(0.2)):
+                    pass
+            with pytest.raises(APITimeoutError, match="chat slot"):
+                await kimi.stream_chat(body(), deadline=soon(0.2))
+            # ...while the holder streams in the slot it holds.
+            outcome = await slot.stream(body(thinking={"type": "disabled"}))
+        assert outcome.content and outcome.truncated_reason is None
+        with pytest.raises(RuntimeError, match="released"):
+            await slot.stream(body())
+        outcome = await kimi.stream_chat(body(thinking={"type": "disabled"}), deadline=soon())
+        assert outcome.truncated_reason is None  # the slot came back
+    finally:
+        await kimi.aclose()
+    assert len(chat_requests(emulator)) == 2
 
 
 async def test_cancelling_a_call_closes_the_upstream_stream_at_once(
