@@ -24,7 +24,9 @@ def server_parameters(base_url: str, api_key: str, workdir: Path) -> StdioServer
     env = {
         "MOONSHOT_API_KEY": api_key,
         "MOONSHOT_BASE_URL": base_url,
-        "KIMI_MCP_ALLOWED_DIRS": str(workdir),
+        # The documents folder, not the whole (stand-in) home: a home is never a safe place to
+        # allow, and the server would say so at start-up.
+        "KIMI_MCP_ALLOWED_DIRS": str(workdir / "documents"),
         "KIMI_MCP_DATA_DIR": str(workdir / "data"),
         "HOME": str(workdir),
         "XDG_CONFIG_HOME": str(workdir / "config"),
@@ -38,7 +40,8 @@ async def run_demo() -> None:
     emulator = Emulator()
     with tempfile.TemporaryDirectory(prefix="kimi-mcp-demo-") as tmp:
         workdir = Path(tmp)
-        document = workdir / "about-kimi.txt"
+        (workdir / "documents").mkdir()
+        document = workdir / "documents" / "about-kimi.txt"
         document.write_text(SAMPLE, encoding="utf-8")
         async with serve_emulator(emulator) as base_url:
             _say(f"Kimi emulator listening at {base_url}; starting kimi-mcp over stdio...")

@@ -151,6 +151,8 @@ def test_the_demo_shows_every_tool_working(workdir: Path) -> None:
         assert f">>> {tool}(" in done.stdout
     assert "refused, as it should be" in done.stdout
     assert "kimi_mcp.audit: uploaded" in done.stderr and "sha256" in done.stderr
+    # A new user's first run warns of nothing (it once warned that its folder was a home).
+    assert " WARNING " not in done.stderr, done.stderr
 
 
 async def test_a_conversation_continues_after_the_server_process_restarts(
