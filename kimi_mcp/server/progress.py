@@ -5,8 +5,9 @@ as these arrive, so a silent upstream (a model thinking before its first byte) s
 """
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 
@@ -65,17 +66,8 @@ class ProgressReporter:
     @asynccontextmanager
     async def running(self) -> AsyncIterator["ProgressReporter"]:
         """Heartbeats while the body runs; the body's own error leaves unwrapped (no group)."""
-        failure: Exception | None = None
-        async with anyio.create_task_group() as group:
-            group.start_soon(self._heartbeat)
-            try:
-                yield self
-            except Exception as exc:
-                failure = exc
-            finally:
-                group.cancel_scope.cancel()
-        if failure is not None:
-            raise failure
+        async with _alongside(self._heartbeat):
+            yield self
 
 
 SendUploadProgress = Callable[[float, float, str], Awaitable[None]]
@@ -117,18 +109,26 @@ class UploadProgress:
     @asynccontextmanager
     async def running(self) -> AsyncIterator["UploadProgress"]:
         """Reports while the body runs, then the last count; the body's error leaves unwrapped."""
-        failure: Exception | None = None
-        async with anyio.create_task_group() as group:
-            group.start_soon(self._pump)
-            try:
-                yield self
-            except Exception as exc:
-                failure = exc
-            finally:
-                group.cancel_scope.cancel()
-        if failure is not None:
-            raise failure
+        async with _alongside(self._pump):
+            yield self
         await self._emit()  # the final count (sent == total), unless it went out already
+
+
+@asynccontextmanager
+async def _alongside(background: Callable[[], Coroutine[Any, Any, None]]) -> AsyncIterator[None]:
+    """Run `background` while the body runs, then stop it; the body's own error leaves as it
+    is, not wrapped in an exception group, so a KimiError still reaches the tool's handler."""
+    failure: Exception | None = None
+    async with anyio.create_task_group() as group:
+        group.start_soon(background)
+        try:
+            yield
+        except Exception as exc:
+            failure = exc
+        finally:
+            group.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
 
 
 def _mib(size: int) -> str:
