@@ -13,6 +13,8 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from kimi_mcp.server.results import wire_safe
+
 Schema = dict[str, Any]
 MAX_SENTENCES = 10  # a 20-item array of wrong items is one mistake, not twenty lines to read
 _SHOWN_CHARS = 32  # a short value is worth echoing; a long one is described by its size
@@ -153,7 +155,7 @@ def came(value: object) -> str:
         return text if len(text) <= _SHOWN_CHARS else f"a number of {len(text)} digits"
     if isinstance(value, str):
         if len(value) <= _SHOWN_CHARS:
-            return f"the string {json.dumps(value, ensure_ascii=False)}"
+            return f"the string {wire_safe(json.dumps(value, ensure_ascii=False))}"
         return f"a string of {len(value)} characters"
     if isinstance(value, list | tuple):
         if not value:

@@ -29,6 +29,7 @@ from kimi_mcp.server.app_context import AppContext
 from kimi_mcp.server.arguments import ArgumentGuard, UnknownPromptGuard
 from kimi_mcp.server.owners import OwnerScope
 from kimi_mcp.server.resources import register_conversation_resources
+from kimi_mcp.server.results import wire_safe
 from kimi_mcp.server.tools import TOOLS
 from kimi_mcp.store.sqlite_conversations import SqliteConversationStore
 from kimi_mcp.store.sqlite_uploads import SqliteUploadLedger
@@ -58,7 +59,9 @@ def _reported(fn: Callable[P, Awaitable[R]], secrets: tuple[str, ...]) -> Callab
             return await fn(*args, **kwargs)
         except KimiError as exc:
             log.info("%s failed: %s", fn.__name__, exc)
-            raise ToolError(str(exc)) from None
+            # wire_safe: a lone surrogate Kimi echoed (in an error body, say) cannot be sent
+            # as JSON and would stop a stdio server.
+            raise ToolError(wire_safe(str(exc))) from None
         except ToolError:
             raise
         except Exception as exc:

@@ -12,7 +12,12 @@ from pydantic import Field
 
 from kimi_mcp.server.app_context import AppCtx, app_of
 from kimi_mcp.server.owners import current_owner
-from kimi_mcp.server.results import ConversationDeleted, ConversationEntry, ConversationsResult
+from kimi_mcp.server.results import (
+    ConversationDeleted,
+    ConversationEntry,
+    ConversationsResult,
+    wire_safe,
+)
 
 CONVERSATION_ID = Field(
     min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="From ask_kimi."
@@ -31,7 +36,7 @@ async def list_conversations(
             model=s.model,
             turns=s.turns,
             updated_at=datetime.fromtimestamp(s.updated_at, UTC).isoformat(timespec="seconds"),
-            first_prompt=s.first_prompt,
+            first_prompt=wire_safe(s.first_prompt),
         )
         for s in summaries
     ]

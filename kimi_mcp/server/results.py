@@ -59,7 +59,7 @@ class ChatResult(BaseModel):
         usage = answer.usage
         return cls(
             answer=wire_safe(answer.answer),
-            model=answer.model,
+            model=wire_safe(answer.model),
             finish_reason=answer.finish_reason,
             truncated=answer.truncated,
             truncated_reason=answer.truncated_reason,

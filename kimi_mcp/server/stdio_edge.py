@@ -126,6 +126,10 @@ def _request_id(message: dict[str, Any] | None) -> int | str | None:
     request_id = message.get("id")
     if isinstance(request_id, bool) or not isinstance(request_id, int | str):
         return None
+    if isinstance(request_id, str) and _has_lone_surrogate(request_id):
+        # No JSON-RPC answer can carry this id (the SDK's writer refuses it and the server
+        # would stop): the line is dropped as before, with the warning logs.py raises.
+        return None
     return request_id
 
 
@@ -144,7 +148,7 @@ def _parse_error_text(raw: object, message: dict[str, Any] | None, error: ErrorD
     return f"Parse error: the line is not valid JSON ({reason}). Nothing was done."
 
 
-def _has_lone_surrogate(message: dict[str, Any]) -> bool:
+def _has_lone_surrogate(message: object) -> bool:
     try:
         json.dumps(message, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:

@@ -35,6 +35,7 @@ from kimi_mcp.server.results import (
     ReadFileResult,
     TokenEstimate,
     UploadResult,
+    wire_safe,
 )
 from kimi_mcp.server.roots import ClientRoots, ClientRootsForAsk, ClientRootsForFiles, root_dirs
 
@@ -182,8 +183,8 @@ async def read_file(
     end = min(len(text), offset + limit)
     return ReadFileResult(
         file_id=file_id,
-        filename=extracted.filename,
-        content=text[offset:end],
+        filename=wire_safe(extracted.filename),
+        content=wire_safe(text[offset:end]),
         offset=offset,
         total_chars=len(text),
         next_offset=end if end < len(text) else None,

@@ -51,7 +51,7 @@ from typing import Literal
 import anyio
 import pytest
 
-from kimi_mcp.emulator import Emulator, serve_emulator
+from kimi_mcp.emulator import Emulator, Fault, serve_emulator
 from tests.conftest import CANARY_KEY
 from tests.e2e.conftest import RAW_INITIALIZE, server_env
 from tests.e2e.raw_stdio import RawStdio, id_key, line, raw_stdio
@@ -104,6 +104,9 @@ CASES = [
     Case("id_float", _ping(1.5)),
     Case("id_bool", _ping(True)),
     Case("id_null", _ping(None)),
+    # No answer can carry this id (the SDK's writer refuses a lone surrogate): dropped, and the
+    # server lives on (answering it once stopped the server).
+    Case("id_lone_surrogate", b'{"jsonrpc":"2.0","id":"a\\ud800","method":"ping"}\n'),
     Case("id_10000_digits", b'{"jsonrpc":"2.0","id":%s,"method":"ping"}\n' % (b"9" * 10_000)),
     Case("method_missing", line({"jsonrpc": "2.0", "id": 106})),
     Case(
@@ -265,7 +268,7 @@ def _check(answer: dict[str, object], expected: Expect) -> None:
 async def fresh(emulator_url: str, workdir: Path) -> AsyncIterator[RawStdio]:
     async with raw_stdio(server_env(emulator_url, workdir), workdir) as session:
         yield session
-    _assert_protocol_only(session, {id_key(n) for n in (1, 5, 6, 7)})
+    _assert_protocol_only(session, {id_key(n) for n in (1, 5, 6, 7, 8)})
     assert session.process.returncode == 0, session.log.text[-3000:]
 
 
@@ -288,6 +291,22 @@ async def test_cancelling_initialize_in_flight_is_ignored(fresh: RawStdio) -> No
     await fresh.send(line(RAW_INITIALIZE) + line(cancel))
     _check(await fresh.wait_for(1), "result")
     await fresh.send(line({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+    await fresh.probe()
+
+
+async def test_a_lone_surrogate_in_kimis_error_text_does_not_stop_the_server(
+    emulator: Emulator, fresh: RawStdio
+) -> None:
+    """Kimi's error echoed a lone surrogate: the tool error could not be written as JSON and the
+    stdio server stopped, leaving the client waiting."""
+    body = '{"error": {"type": "invalid_request_error", "message": "bad \\ud800 thing"}}'
+    headers = {"content-type": "application/json"}
+    emulator.inject(Fault("raw", path="/v1/models", status=400, body=body, headers=headers))
+    await fresh.initialize()
+    await fresh.send(_call(8, {"name": "list_models", "arguments": {}}))
+    answer = await fresh.wait_for(8)
+    _check(answer, "tool_error")
+    assert "bad \ufffd thing" in json.dumps(answer, ensure_ascii=False), answer
     await fresh.probe()
 
 
