@@ -15,6 +15,8 @@ import hmac
 import secrets
 from collections.abc import Collection, Mapping
 
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -81,7 +83,12 @@ class BearerAuth:
         values = [value for name, value in scope["headers"] if name.lower() == b"authorization"]
         owner = owner_of(values, self.tokens)
         if owner is not None:
-            await self.app({**scope, OWNER_SCOPE_KEY: owner}, receive, send)
+            # `user` too: the SDK binds each session to the credential that opened it, so one
+            # owner cannot drive (or end) another's session even holding its id.
+            user = AuthenticatedUser(
+                AccessToken(token=f"owner:{owner}", client_id=owner, scopes=[])
+            )
+            await self.app({**scope, OWNER_SCOPE_KEY: owner, "user": user}, receive, send)
             return
         await _refusal(bool(values))(scope, receive, send)
 

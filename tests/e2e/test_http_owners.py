@@ -5,12 +5,21 @@ from pathlib import Path
 from typing import Literal
 
 import anyio
+import httpx2
 import pytest
 from mcp import Client, MCPError
 
 from kimi_mcp.emulator import Emulator
 from tests.conftest import CANARY_KEY
-from tests.e2e.conftest import START_TIMEOUT, TEST_TOKEN, http_server, mcp_http_client, server_env
+from tests.e2e.conftest import (
+    RAW_INITIALIZE,
+    START_TIMEOUT,
+    TEST_TOKEN,
+    auth_headers,
+    http_server,
+    mcp_http_client,
+    server_env,
+)
 from tests.tool_results import chats, error_text, ok
 
 pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
@@ -79,3 +88,23 @@ async def test_each_http_client_sees_only_its_own_conversations(
                 assert ok(gone)["deleted"] is True
     for secret in (ALICE, BOB, TEST_TOKEN, CANARY_KEY):
         assert secret not in log.text
+
+
+async def test_one_owner_cannot_use_another_owners_session(
+    emulator_url: str, workdir: Path
+) -> None:
+    """Owners x sessions: holding alice's session id, bob could open its stream or end it."""
+    tokens = json.dumps({ALICE: "alice", BOB: "bob"})
+    env = server_env(emulator_url, workdir, KIMI_MCP_AUTH_TOKENS=tokens)
+    accept = {"Accept": "application/json, text/event-stream"}
+    async with http_server(env, workdir) as (url, _), httpx2.AsyncClient(timeout=30) as http:
+        as_alice = {**accept, **auth_headers(ALICE)}
+        opened = await http.post(url, json=RAW_INITIALIZE, headers=as_alice)
+        assert opened.status_code == 200
+        session = {"Mcp-Session-Id": opened.headers["mcp-session-id"]}
+        as_bob = {**session, **auth_headers(BOB)}
+        assert (await http.delete(url, headers=as_bob)).status_code == 404
+        ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+        assert (await http.post(url, json=ping, headers={**accept, **as_bob})).status_code == 404
+        answered = await http.post(url, json=ping, headers={**as_alice, **session})
+        assert answered.status_code == 200
