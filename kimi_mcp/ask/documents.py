@@ -145,7 +145,7 @@ class DocumentService:
                 limit = anyio.current_time() + ORPHAN_DELETE_SECONDS
                 await self.client.delete_file(uploaded.id, deadline=limit)
         except KimiError as exc:
-            audit.warning("left on Kimi, unrecorded: %s file id %s", shown, uploaded.id)
+            audit.warning("left on Kimi, unrecorded: %s file id %s", shown, _printable(uploaded.id))
             raise KimiError(
                 f"{shown} was uploaded as {uploaded.id}, but the upload ledger could not record "
                 f"it ({reason}) and deleting that copy failed too ({exc}). Delete it with "

@@ -6,8 +6,8 @@
   `roots` (the client's roots), `arguments` (unknown arguments refused, wrong ones explained by
   `argument_errors`, unknown prompts -32602), `app_context`;
 - `stdio_edge`: the SDK's stdio transport, with unparsable request lines answered;
-- `http_app`, `http_auth` and `http_sessions`: streamable HTTP, the bearer token, the Host/Origin
-  guard, the session idle timeout and cap.
+- `http_app`, `http_auth` and `http_sessions`: streamable HTTP, the bearer tokens, the Host/Origin
+  guard, the session idle timeout and cap; `owners`: whose conversations a request may see.
 
 The only package that imports `mcp.server`. May import: everything below it (`ask`, `store`,
 `local_files`, `kimi`, `config`, `errors`), never the emulator.

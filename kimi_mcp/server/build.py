@@ -160,7 +160,10 @@ def _why_none_allowed(settings: Settings) -> str:
         return ""
     if "allowed_dirs" in settings.model_fields_set:
         return "allowed_dirs is set to an empty list"
-    working = Path(os.path.realpath(Path.cwd()))
+    try:
+        working = Path(os.path.realpath(Path.cwd()))
+    except OSError:  # started in a directory that was deleted since
+        return "the working directory the server was started in no longer exists"
     reason = too_broad(working) or "not a usable directory"
     return f"the server was started in {working}, {reason}, which is never allowed by default"
 

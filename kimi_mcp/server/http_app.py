@@ -120,14 +120,16 @@ def check_binding(settings: Settings, generated: bool) -> None:
     """Loopback is always fine; beyond it, only with a configured token and Host allow-list.
 
     Raises:
-        ConfigError: a non-loopback host without KIMI_MCP_AUTH_TOKEN or KIMI_MCP_ALLOWED_HOSTS.
+        ConfigError: a non-loopback host without a configured token (KIMI_MCP_AUTH_TOKEN or
+            KIMI_MCP_AUTH_TOKENS) or without KIMI_MCP_ALLOWED_HOSTS.
     """
     if is_loopback(settings.host):
         return
     if generated:
         raise ConfigError(
             f"refusing to serve on {settings.host} (beyond loopback) without a configured token: "
-            "set KIMI_MCP_AUTH_TOKEN (and KIMI_MCP_ALLOWED_HOSTS), or serve on 127.0.0.1"
+            "set KIMI_MCP_AUTH_TOKEN or KIMI_MCP_AUTH_TOKENS (and KIMI_MCP_ALLOWED_HOSTS), or "
+            "serve on 127.0.0.1"
         )
     if not settings.allowed_hosts:
         # The loopback default would refuse every remote client, and no list at all would

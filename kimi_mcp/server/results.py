@@ -36,8 +36,8 @@ class ChatResult(BaseModel):
     truncated_reason: TruncatedReason | None = Field(
         description="length: hit max_tokens; deadline: the call's deadline passed; stream_cut: "
         "the stream ended early; size: answer capped at answer_cap characters (the whole "
-        "answer is kept in kimi://conversations/{id}); content_filter: moderation stopped it; "
-        "upstream_malformed: Kimi sent an invalid chunk (the text before it is kept); "
+        "answer is kept in kimi://conversations/{id} when stored); content_filter: moderation "
+        "stopped it; upstream_malformed: Kimi sent an invalid chunk (the text before it is kept); "
         "reasoning_size: the answer is whole, only the reasoning was capped (kept whole there "
         "too)."
     )

@@ -155,6 +155,19 @@ def test_start_up_warns_when_no_directory_is_allowed(
     assert any("No directory is allowed" in w and "--allow-dir" in w for w in warnings), warnings
 
 
+def test_a_server_started_in_a_deleted_directory_starts_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """A host that starts servers in a directory removed since: start-up crashed."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    build_server(load_settings())
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("no longer exists" in w and "--allow-dir" in w for w in warnings), warnings
+
+
 async def test_secret_stores_of_common_tools_are_refused_from_a_home_directory(
     emulator: Emulator, emulator_url: str
 ) -> None:
