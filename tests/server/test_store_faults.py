@@ -104,6 +104,26 @@ async def test_an_answer_whose_conversation_is_deleted_meanwhile_is_returned_not
         assert "was deleted" in error_text(again)
 
 
+async def test_an_answer_the_store_fails_to_keep_after_streaming_is_returned_not_stored(
+    settings: Settings, emulator: Emulator
+) -> None:
+    """Billed answers thrown away: the store failing after the answer streamed (a disk gone bad,
+    another program at the file) cost the whole billed answer."""
+    async with Client(build_server(settings)) as client:
+        ok(await client.call_tool("ask_kimi", {"prompt": "open the store"}))
+
+        def break_the_store(messages: list[dict[str, Any]]) -> str:
+            # While Kimi answers, the file loses the table the answer goes to.
+            with sqlite3.connect(_store_path(settings)) as db:
+                db.execute("DROP TABLE turns")
+            return "the billed answer"
+
+        emulator.reply = break_the_store
+        late = ok(await client.call_tool("ask_kimi", {"prompt": "second"}))
+    assert late["answer"] == "the billed answer" and late["stored"] is False
+    assert str(_store_path(settings)) in late["store_error"]
+
+
 async def test_a_stored_answer_says_so(mcp_client: Client) -> None:
     result = ok(await mcp_client.call_tool("ask_kimi", {"prompt": "keep me"}))
     assert (result["stored"], result["store_error"]) == (True, None)
