@@ -119,7 +119,11 @@ def _string(schema: Schema) -> str:
     notes += [f"at most {high} characters"] if high is not None else []
     notes += [f"matching {schema['pattern']}"] if "pattern" in schema else []
     noun = "a non-empty string" if low == 1 else "a string"
-    return f"{noun} ({', '.join(notes)})" if notes else noun
+    expected = f"{noun} ({', '.join(notes)})" if notes else noun
+    if "pattern" in schema and schema.get("description"):
+        # A regex alone is hard to act on: the field's own words say what such a value is.
+        expected += f": {str(schema['description']).rstrip('.')}"
+    return expected
 
 
 def _bounds(schema: Schema) -> list[str]:

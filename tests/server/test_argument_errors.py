@@ -108,3 +108,15 @@ async def test_unknown_conversation_resource_answers_invalid_params_without_a_tr
         assert raised.value.message.startswith("Unknown resource"), raised.value.message
         assert len(raised.value.message) < 200
     assert "Traceback" not in caplog.text
+
+
+async def test_a_malformed_file_id_is_explained_in_words_not_only_a_regex(
+    mcp_client: Client, emulator: Emulator
+) -> None:
+    """read_file and delete_file printed only the pattern; ask_kimi said what an id looks like."""
+    for tool in ("read_file", "delete_file"):
+        result = await mcp_client.call_tool(tool, {"file_id": "x/../../admin?"})
+        text = _text(result)
+        assert result.is_error and "letters, digits" in text and "upload_file" in text, text
+        _no_python_words(text)
+    assert emulator.requests == []
