@@ -6,6 +6,7 @@ store written before the mark existed (only our tables: it is marked and migrate
 Every SQLite or file-system failure becomes a `StoreError` naming the file and the fix.
 """
 
+import functools
 import os
 import re
 import sqlite3
@@ -164,7 +165,8 @@ class SqliteFile:
     def _identify(self, db: sqlite3.Connection) -> None:
         """Refuse a file that is not ours (or is from a newer kimi-mcp), reading only."""
         mark, found, version, tables = self._mark, *_header(db)
-        if found == mark.application_id or (found == 0 and version == 0 and tables <= self._tables):
+        unmarked_ours = found == 0 and version == 0 and self._only_our_columns(db, tables)
+        if found == mark.application_id or unmarked_ours:
             if version > mark.version:
                 raise StoreError(
                     self.path,
@@ -174,6 +176,14 @@ class SqliteFile:
                 )
             return
         raise self._refusal("it is another program's SQLite database, not a kimi-mcp store")
+
+    def _only_our_columns(self, db: sqlite3.Connection, tables: frozenset[str]) -> bool:
+        """True when every table is one of ours with only columns ours has: a store written
+        before the mark. Names alone would let another program's `conversations` table pass."""
+        if not tables <= self._tables:
+            return False
+        ours = _columns_of(self._schema)
+        return all(_columns(db, table) <= ours[table] for table in tables)
 
     def _set_up(self, db: sqlite3.Connection) -> None:
         """Migrate, create what is missing and mark the file, in one transaction."""
@@ -200,3 +210,20 @@ def _header(db: sqlite3.Connection) -> tuple[int, int, frozenset[str]]:
     rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
     tables = frozenset(name for (name,) in rows if not name.startswith("sqlite_"))
     return int(application_id), int(version), tables
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    # `table` is one of our own table names (checked by the caller), so it is safe in the SQL.
+    return {row[1] for row in db.execute(f"PRAGMA table_info('{table}')")}
+
+
+@functools.cache
+def _columns_of(schema: str) -> dict[str, set[str]]:
+    """The columns of each table `schema` creates (built once in memory, never on disk)."""
+    db = sqlite3.connect(":memory:")
+    try:
+        db.executescript(schema)
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {table: _columns(db, table) for table in tables}
+    finally:
+        db.close()

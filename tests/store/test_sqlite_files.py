@@ -75,6 +75,27 @@ async def test_a_foreign_sqlite_file_at_the_store_path_is_refused_and_never_modi
     assert not path.with_name("store.sqlite3-wal").exists()  # never switched to WAL
 
 
+@pytest.mark.parametrize(
+    ("use", "table"),
+    [(_use_conversations, "conversations"), (_use_ledger, "uploads")],
+    ids=["conversations", "ledger"],
+)
+async def test_a_foreign_file_whose_table_only_shares_our_name_is_refused_unchanged(
+    tmp_path: Path, use: Callable[[Path], Awaitable[None]], table: str
+) -> None:
+    """A foreign database was taken for a store from before the mark when its table names were
+    a subset of ours, and then migrated (changed)."""
+    path = tmp_path / "store.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute(f"CREATE TABLE {table} (id TEXT, title TEXT)")
+        db.execute(f"INSERT INTO {table} VALUES ('1', 'someone else''s row')")
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="another program's SQLite database"):
+        await use(path)
+    assert path.read_bytes() == before
+
+
 @pytest.mark.parametrize("use", USES, ids=["conversations", "ledger"])
 @pytest.mark.parametrize("content", [b"not a database at all\n" * 100, b"SQLite format 3\x00junk"])
 async def test_a_corrupt_store_file_is_a_store_error_naming_the_file_and_the_fix(
