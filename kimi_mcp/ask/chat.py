@@ -77,6 +77,7 @@ class ChatAnswer:
     file_ids: list[str]
     stored: bool = True  # False: the answer was returned but not kept in the conversation
     store_error: str | None = None
+    upstream_error: str | None = None  # what Kimi reported when it stopped the answer early
 
     @property
     def truncated(self) -> bool:
@@ -256,6 +257,7 @@ class ChatService:
             conversation_id=conversation_id,
             dropped_turns=dropped,
             file_ids=file_ids,
+            upstream_error=outcome.error,
         )
 
 

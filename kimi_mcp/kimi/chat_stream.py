@@ -13,6 +13,7 @@ from kimi_mcp.errors import (
     APIError,
     APIStatusError,
     APITimeoutError,
+    ContentFilterError,
     UpstreamMalformedError,
 )
 from kimi_mcp.kimi.connection import Connection
@@ -89,11 +90,7 @@ class ChatStreamer:
                 return await self._until_deadline(http, body, state, deadline, on_progress)
             except APIError as error:
                 if state.produced_text:  # never retried: the text went out (and was billed)
-                    if isinstance(error, APIStatusError):  # Kimi said why: say it too
-                        raise retries.marked(error) from None
-                    if isinstance(error, UpstreamMalformedError):
-                        return state.outcome("upstream_malformed")
-                    return state.outcome("stream_cut")
+                    return state.outcome(*cut_by(error))
                 await retries.wait_or_raise(error, sent=not not_sent(error))
 
     async def _until_deadline(
@@ -128,6 +125,20 @@ class ChatStreamer:
             raise connection.connection_error(APITimeoutError, "POST", CHAT_PATH, exc) from None
         except httpx2.TransportError as exc:  # its text may quote a header: only redacted
             raise connection.connection_error(APIConnectionError, "POST", CHAT_PATH, exc) from None
+
+
+def cut_by(error: APIError) -> tuple[TruncatedReason, str | None]:
+    """Why a stream that already produced text stopped, and what Kimi said about it: the billed
+    partial answer is returned with Kimi's reason, never thrown away for an error."""
+    if isinstance(error, APIStatusError):  # only an `{"error": ...}` event comes after text
+        said = ": ".join(part for part in (error.error_type, error.upstream_message) if part)
+        reason: TruncatedReason = (
+            "content_filter" if isinstance(error, ContentFilterError) else "stream_cut"
+        )
+        return reason, said or None
+    if isinstance(error, UpstreamMalformedError):
+        return "upstream_malformed", str(error)
+    return "stream_cut", None  # a cut connection: Kimi said nothing
 
 
 class ChatSlot:

@@ -39,6 +39,7 @@ class ChatOutcome:
     finish_reason: str | None
     usage: Usage | None
     truncated_reason: TruncatedReason | None
+    error: str | None = None  # what Kimi reported when it stopped the answer early
 
 
 @dataclass
@@ -135,8 +136,9 @@ class StreamState:
         except (ValidationError, RecursionError):
             raise malformed("a usage object of an unknown shape") from None
 
-    def outcome(self, cut: TruncatedReason | None = None) -> ChatOutcome:
-        """The result so far; `cut` names why reading stopped early, if it did."""
+    def outcome(self, cut: TruncatedReason | None = None, error: str | None = None) -> ChatOutcome:
+        """The result so far; `cut` names why reading stopped early, if it did, and `error`
+        what Kimi reported then."""
         return ChatOutcome(
             model=self.model,
             content=joined(self.content_parts),
@@ -144,6 +146,7 @@ class StreamState:
             finish_reason=self.finish_reason,
             usage=self.usage,
             truncated_reason=cut or self._natural_truncation(),
+            error=error,
         )
 
     def _natural_truncation(self) -> TruncatedReason | None:

@@ -41,6 +41,9 @@ class ChatResult(BaseModel):
         "reasoning_size: the answer is whole, only the reasoning was capped (kept whole there "
         "too)."
     )
+    upstream_error: str | None = Field(
+        description="What Kimi reported when it stopped the answer early; null otherwise."
+    )
     reasoning: str | None = Field(
         description="The model's thinking, when it thought (capped like the answer)."
     )
@@ -63,6 +66,7 @@ class ChatResult(BaseModel):
             finish_reason=answer.finish_reason,
             truncated=answer.truncated,
             truncated_reason=answer.truncated_reason,
+            upstream_error=wire_safe(answer.upstream_error) if answer.upstream_error else None,
             reasoning=wire_safe(answer.reasoning) if answer.reasoning else None,
             usage=UsageResult(**usage.model_dump()) if usage else None,
             conversation_id=answer.conversation_id,

@@ -173,6 +173,24 @@ async def test_key_echoed_in_a_stream_error_never_leaks(
     assert_error_clean(caught.value, key, caplog)
 
 
+@pytest.mark.parametrize("key", SENDABLE.values(), ids=SENDABLE.keys())
+async def test_key_echoed_in_a_stream_error_after_text_never_leaks(
+    key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same event after some answer text: the partial answer comes back with Kimi's message
+    in `error`, which is redacted like any error message."""
+    text = {"choices": [{"index": 0, "delta": {"content": "Hello "}}]}
+    event = {"error": {"type": "server_error", "message": f"key was {key!r}"}}
+    body = f"data: {json.dumps(text)}\n\ndata: {json.dumps(event)}\n\n"
+    transport = answering(lambda _: httpx2.Response(200, text=body))
+    async with kimi_with(key, "http://kimi.invalid/v1", transport) as kimi:
+        outcome = await kimi.stream_chat(CHAT, deadline=soon())
+    assert outcome.content == "Hello " and outcome.error is not None
+    assert "[redacted]" in outcome.error
+    assert_no_key(outcome.error, key, "the upstream error")
+    assert_no_key(caplog.text, key, "the log")
+
+
 @pytest.mark.parametrize("key", UNSENDABLE.values(), ids=UNSENDABLE.keys())
 async def test_a_key_no_header_can_carry_is_a_clear_error(key: str, emulator_url: str) -> None:
     """A KimiError saying what to fix, not "a kimi-mcp bug", and not httpx2's refusal."""

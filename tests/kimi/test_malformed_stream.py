@@ -56,6 +56,14 @@ async def test_a_malformed_chunk_after_text_returns_the_text_as_upstream_malform
     assert attempts(emulator) == 1  # never retried: the text was billed
 
 
+async def test_a_malformed_chunk_after_text_says_why_the_answer_stopped(
+    kimi: KimiClient, emulator: Emulator
+) -> None:
+    outcome = await streamed(kimi, emulator, ROLE + HELLO + STRING_DELTA + DONE)
+    assert outcome.content == "Hello " and outcome.error is not None
+    assert "malformed stream chunk (delta is a JSON string, not an object)" in outcome.error
+
+
 async def test_a_malformed_chunk_before_any_text_is_a_clear_error(
     kimi: KimiClient, emulator: Emulator
 ) -> None:
