@@ -161,8 +161,9 @@ class StreamState:
 
 def malformed(what: str) -> UpstreamMalformedError:
     return UpstreamMalformedError(
-        f"Kimi sent a malformed stream chunk ({what}), so kimi-mcp stopped reading; retrying "
-        "may help."
+        # Said next to a partial answer too: asking again is a new, billed call.
+        f"Kimi sent a malformed stream chunk ({what}), so kimi-mcp stopped reading; asking "
+        "again may help (a new call, billed again)."
     )
 
 
