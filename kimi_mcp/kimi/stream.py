@@ -105,7 +105,7 @@ class StreamState:
     def _absorb(self, chunk: dict[str, Any]) -> None:
         """Every field we read is checked for its type: a wrong one is Kimi's fault, reported as
         upstream_malformed, never a crash of ours."""
-        if "error" in chunk and "choices" not in chunk:
+        if chunk.get("error") is not None and "choices" not in chunk:  # `"error": null`: none
             raise error_from_event(chunk, secrets=self.secrets)
         if isinstance(chunk.get("model"), str):
             self.model = chunk["model"]

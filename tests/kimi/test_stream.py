@@ -173,6 +173,13 @@ def test_null_fields_where_kimi_leaves_them_out_are_fine() -> None:
     assert state.outcome().truncated_reason is None
 
 
+def test_an_error_field_that_is_null_is_no_error() -> None:
+    """`{"error": null}` was reported as "Kimi answered HTTP 500", losing a complete answer."""
+    state = feed([delta(content="all of it"), raw('{"error": null}'), "data: [DONE]"])
+    outcome = state.outcome()
+    assert (outcome.content, outcome.truncated_reason) == ("all of it", None)
+
+
 def test_a_surrogate_pair_split_across_two_events_is_one_character() -> None:
     """Kimi may send U+1F600 as `\\ud83d` in one delta and `\\ude00` in the next."""
     state = feed(
