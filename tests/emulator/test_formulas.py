@@ -7,7 +7,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from kimi_mcp.emulator import Emulator, serve_emulator
+from kimi_mcp.emulator import Emulator, Fault, serve_emulator
 
 pytestmark = pytest.mark.anyio
 
@@ -19,9 +19,14 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+EMULATOR = Emulator()
+FIBERS = "/v1/formulas/moonshot/fetch:latest/fibers"
+FETCH = {"name": "fetch", "arguments": '{"url": "https://example.org/a"}'}
+
+
 @pytest.fixture(scope="module")
 async def http() -> AsyncIterator[httpx2.AsyncClient]:
-    async with serve_emulator(Emulator()) as url:
+    async with serve_emulator(EMULATOR) as url:
         auth = {"Authorization": f"Bearer {KEY}"}
         async with httpx2.AsyncClient(base_url=url, headers=auth, timeout=5) as client:
             yield client
@@ -119,3 +124,24 @@ async def test_fiber_with_non_json_arguments_is_rejected(http: httpx2.AsyncClien
     body = {"name": "fetch", "arguments": "{not json"}
     response = await http.post("/formulas/moonshot/fetch:latest/fibers", json=body)
     assert response.status_code == 400
+
+
+async def test_fiber_fault_answers_a_server_error(http: httpx2.AsyncClient) -> None:
+    EMULATOR.inject(Fault("error", path=FIBERS, status=503, error_type="server_unavailable"))
+    response = await http.post(FIBERS.removeprefix("/v1"), json=FETCH)
+    assert response.status_code == 503
+    assert (await http.post(FIBERS.removeprefix("/v1"), json=FETCH)).status_code == 200
+
+
+async def test_fiber_fault_answers_a_failed_fiber(http: httpx2.AsyncClient) -> None:
+    failed = {"id": "fiber-x", "object": "fiber", "status": "failed", "error": "runner crashed"}
+    EMULATOR.inject(Fault("raw", path=FIBERS, status=200, body=json.dumps(failed)))
+    response = await http.post(FIBERS.removeprefix("/v1"), json=FETCH)
+    assert response.status_code == 200
+    assert response.json()["status"] == "failed" and response.json()["error"] == "runner crashed"
+
+
+async def test_slow_fiber_still_answers(http: httpx2.AsyncClient) -> None:
+    EMULATOR.inject(Fault("slow", path=FIBERS, delay=0.05))
+    response = await http.post(FIBERS.removeprefix("/v1"), json=FETCH)
+    assert response.status_code == 200 and response.json()["status"] == "succeeded"
