@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from kimi_mcp.emulator import rules, wire
+from kimi_mcp.emulator import formulas, rules, wire
 from kimi_mcp.emulator.admin import AdminRoutes
 from kimi_mcp.emulator.fault_spec import ANSWERING_KINDS
 from kimi_mcp.emulator.requests import record_request
@@ -36,6 +36,8 @@ def build_app(emulator: EmulatorState) -> Starlette:
         ("/v1/files/{file_id}", "GET", api.file_info),
         ("/v1/files/{file_id}", "DELETE", api.delete_file),
         ("/v1/files/{file_id}/content", "GET", api.file_content),
+        ("/v1/formulas/{uri:path}/tools", "GET", formulas.tools),
+        ("/v1/formulas/{uri:path}/fibers", "POST", formulas.fibers),
     ]
     routes = [Route(path, gateway.endpoint(run), methods=[verb]) for path, verb, run in table]
     routes += admin.routes()
