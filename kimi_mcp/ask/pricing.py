@@ -7,7 +7,7 @@ are estimates, and prices change.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kimi_mcp.kimi.types import Usage
 
@@ -77,9 +77,17 @@ class PriceTable:
 
     @classmethod
     def for_currency(cls, currency: str, overrides: Mapping[str, Price]) -> "PriceTable":
-        """The built-in USD prices (on USD platforms only) with the config file's on top."""
-        built_in = BUILT_IN_USD if currency == "USD" else {}
-        return cls(currency, {**built_in, **overrides})
+        """The built-in USD prices (on USD platforms only) with the config file's on top; an
+        override without a search price keeps the built-in one there."""
+        if currency != "USD":
+            return cls(currency, dict(overrides))
+        filled = {
+            model: price
+            if price.web_search is not None
+            else replace(price, web_search=WEB_SEARCH_USD)
+            for model, price in overrides.items()
+        }
+        return cls(currency, {**BUILT_IN_USD, **filled})
 
     def estimate(self, model: str, usage: Usage | None, searches: int = 0) -> Estimate:
         price = self.prices.get(model)

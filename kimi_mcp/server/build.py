@@ -19,6 +19,7 @@ from kimi_mcp import __version__
 from kimi_mcp.ask.catalogue import ModelCatalogue
 from kimi_mcp.ask.chat import ChatService
 from kimi_mcp.ask.documents import DocumentService
+from kimi_mcp.ask.pricing import Price, PriceTable
 from kimi_mcp.ask.token_counts import TokenCounter
 from kimi_mcp.config import Settings, default_config_path, too_broad
 from kimi_mcp.errors import KimiError
@@ -112,6 +113,7 @@ def build_server(
             settings.deadline,
             settings.answer_cap,
             TokenCounter(client),
+            price_table(settings),
         )
         try:
             yield AppContext(settings, client, catalogue, chat, documents)
@@ -153,6 +155,12 @@ def guard_for(settings: Settings) -> PathGuard:
         protected=[config, settings.data_dir.expanduser()],
         why_none_allowed=_why_none_allowed(settings),
     )
+
+
+def price_table(settings: Settings) -> PriceTable:
+    """The built-in prices for the platform's currency, with the config file's on top."""
+    overrides = {model: Price(**price.model_dump()) for model, price in settings.prices.items()}
+    return PriceTable.for_currency(settings.currency, overrides)
 
 
 def _why_none_allowed(settings: Settings) -> str:

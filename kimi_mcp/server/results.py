@@ -1,11 +1,13 @@
 """Structured tool results: each becomes a tool's outputSchema and its structuredContent."""
 
 import re
+from dataclasses import asdict
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from kimi_mcp.ask.chat import ChatAnswer
+from kimi_mcp.ask.pricing import Cost
 from kimi_mcp.kimi.stream import TruncatedReason
 
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a str holds a pair as one code point
@@ -22,6 +24,32 @@ class UsageResult(BaseModel):
     completion_tokens: int
     total_tokens: int
     cached_tokens: int = Field(description="Prompt tokens served from Kimi's cache (cheaper).")
+
+
+class CostBreakdownResult(BaseModel):
+    input_cached: float = Field(description="Prompt tokens from Kimi's cache, at the hit price.")
+    input: float = Field(description="The other prompt tokens, at the input price.")
+    output: float = Field(description="Completion tokens (thinking included), at the output price.")
+    tools: float = Field(description="Kimi's paid tools (web search, per call).")
+
+
+class CostResult(BaseModel):
+    amount: float = Field(description="The whole call, in currency.")
+    currency: str = Field(description="USD on the global platform, CNY on china.")
+    estimated: bool = Field(
+        description="Always true: priced here from the usage Kimi reported and a price table; "
+        "Kimi's bill is authoritative."
+    )
+    breakdown: CostBreakdownResult
+
+    @classmethod
+    def of(cls, cost: Cost) -> "CostResult":
+        return cls(
+            amount=cost.amount,
+            currency=cost.currency,
+            estimated=cost.estimated,
+            breakdown=CostBreakdownResult(**asdict(cost.breakdown)),
+        )
 
 
 class ChatResult(BaseModel):
@@ -56,6 +84,10 @@ class ChatResult(BaseModel):
         "here but continuing the conversation will not include it (see store_error)."
     )
     store_error: str | None = Field(description="Why the turn was not kept; null when stored.")
+    cost: CostResult | None = Field(
+        description="What this call cost, estimated; null when it cannot be (see cost_note)."
+    )
+    cost_note: str | None = Field(description="Why cost is null; null when it is given.")
 
     @classmethod
     def of(cls, answer: ChatAnswer) -> "ChatResult":
@@ -74,6 +106,8 @@ class ChatResult(BaseModel):
             file_ids=answer.file_ids,
             stored=answer.stored,
             store_error=answer.store_error,
+            cost=CostResult.of(answer.cost) if answer.cost else None,
+            cost_note=answer.cost_note,
         )
 
 

@@ -61,6 +61,12 @@ def test_config_price_overrides_the_built_in_one() -> None:
     assert cost.amount == pytest.approx(1.0 + 4.0 + 9.0 + 0.01)
 
 
+def test_override_without_a_search_price_keeps_the_built_in_one() -> None:
+    table = PriceTable.for_currency("USD", {"my-model": Price(0.0, 1.0, 2.0)})
+    cost = table.estimate("my-model", Usage(), searches=2).cost
+    assert cost is not None and cost.breakdown.tools == pytest.approx(0.01)
+
+
 def test_model_without_a_price_has_no_cost_and_says_how_to_set_one() -> None:
     estimate = PriceTable.for_currency("USD", {}).estimate("kimi-k2.7-code", USAGE)
     assert estimate.cost is None
