@@ -18,7 +18,8 @@ from kimi_mcp.ask.images import (
     image_part,
     stored_image_id,
 )
-from kimi_mcp.ask.pricing import Cost, PriceTable
+from kimi_mcp.ask.pricing import Cost
+from kimi_mcp.ask.spending import CostMeter
 from kimi_mcp.ask.token_counts import TokenCounter
 from kimi_mcp.errors import InputError, KimiError, StoreError
 from kimi_mcp.kimi.client import KimiClient, ProgressHook
@@ -98,7 +99,7 @@ class ChatService:
     default_deadline: float
     answer_cap: int
     counter: TokenCounter
-    prices: PriceTable
+    costs: CostMeter
 
     async def ask(self, request: ChatRequest, on_progress: ProgressHook | None) -> ChatAnswer:
         deadline = anyio.current_time() + (request.deadline or self.default_deadline)
@@ -129,7 +130,7 @@ class ChatService:
             turns.append(Turn("assistant", answer, outcome.reasoning or None))
         stored = await self._keep(conversation, turns, model.id, file_ids)
         result = self._result(outcome, answer, conversation.id, dropped, file_ids)
-        estimate = self.prices.estimate(model.id, outcome.usage)
+        estimate = await self.costs.charge(model.id, outcome.usage)
         return replace(
             result,
             stored=stored.ok,

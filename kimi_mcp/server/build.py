@@ -20,6 +20,7 @@ from kimi_mcp.ask.catalogue import ModelCatalogue
 from kimi_mcp.ask.chat import ChatService
 from kimi_mcp.ask.documents import DocumentService
 from kimi_mcp.ask.pricing import Price, PriceTable
+from kimi_mcp.ask.spending import CostMeter
 from kimi_mcp.ask.token_counts import TokenCounter
 from kimi_mcp.config import Settings, default_config_path, too_broad
 from kimi_mcp.errors import KimiError
@@ -33,6 +34,7 @@ from kimi_mcp.server.resources import register_conversation_resources
 from kimi_mcp.server.results import wire_safe
 from kimi_mcp.server.tools import TOOLS
 from kimi_mcp.store.sqlite_conversations import SqliteConversationStore
+from kimi_mcp.store.sqlite_spend import SqliteSpendLedger
 from kimi_mcp.store.sqlite_uploads import SqliteUploadLedger
 
 log = logging.getLogger(__name__)
@@ -104,6 +106,7 @@ def build_server(
         catalogue = ModelCatalogue(client)
         ledger = SqliteUploadLedger(settings.data_dir / "uploads.sqlite3")
         documents = DocumentService(client, guard_for(settings), ledger, settings.upload_min_rate)
+        spend = SqliteSpendLedger(settings.data_dir / "spend.sqlite3")
         chat = ChatService(
             client,
             catalogue,
@@ -113,7 +116,7 @@ def build_server(
             settings.deadline,
             settings.answer_cap,
             TokenCounter(client),
-            price_table(settings),
+            CostMeter(price_table(settings), spend),
         )
         try:
             yield AppContext(settings, client, catalogue, chat, documents)
@@ -122,6 +125,7 @@ def build_server(
                 await client.aclose()
                 await store.aclose()
                 await ledger.aclose()
+                await spend.aclose()
 
     server = MCPServer[AppContext](
         "kimi",

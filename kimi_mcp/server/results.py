@@ -174,6 +174,10 @@ class BalanceResult(BaseModel):
     voucher_balance: float
     cash_balance: float = Field(description="May be negative (debt).")
     currency: Literal["USD", "CNY"]
+    spent_today: float = Field(
+        description="This server's estimated spend today (UTC day, in currency): the sum of "
+        "the cost of its calls on a priced model."
+    )
 
 
 class ConversationEntry(BaseModel):

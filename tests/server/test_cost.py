@@ -100,3 +100,30 @@ async def test_cost_is_described_in_ask_kimis_output_schema(mcp_client: Client) 
     tools = {tool.name: tool for tool in (await mcp_client.list_tools()).tools}
     schema = tools["ask_kimi"].output_schema
     assert schema is not None and {"cost", "cost_note"} <= set(schema["properties"])
+
+
+# Spend per UTC day -------------------------------------------------------------------------------
+
+
+async def test_check_balance_adds_what_this_server_spent_today(mcp_client: Client) -> None:
+    before = ok(await mcp_client.call_tool("check_balance", {}))
+    assert before["spent_today"] == 0 and before["currency"] == "USD"
+    first = ok(await mcp_client.call_tool("ask_kimi", {"prompt": "one"}))
+    second = ok(await mcp_client.call_tool("ask_kimi", {"prompt": "two", "model": "kimi-k3"}))
+    unpriced = ok(
+        await mcp_client.call_tool("ask_kimi", {"prompt": "three", "model": "kimi-k2.7-code"})
+    )
+    assert unpriced["cost"] is None
+    after = ok(await mcp_client.call_tool("check_balance", {}))
+    expected = first["cost"]["amount"] + second["cost"]["amount"]
+    assert after["spent_today"] == pytest.approx(expected)
+
+
+async def test_spend_that_cannot_be_recorded_costs_the_caller_no_answer(
+    mcp_client: Client, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "spend.sqlite3").write_bytes(b"someone else's file" * 64)
+    result = ok(await mcp_client.call_tool("ask_kimi", {"prompt": "echo kept"}))
+    assert "kept" in result["answer"] and result["cost"]["amount"] > 0
+    assert "spend of a kimi-k2.6 call not recorded" in caplog.text
