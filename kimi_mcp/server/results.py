@@ -27,19 +27,16 @@ class UsageResult(BaseModel):
 
 
 class CostBreakdownResult(BaseModel):
-    input_cached: float = Field(description="Prompt tokens from Kimi's cache, at the hit price.")
-    input: float = Field(description="The other prompt tokens, at the input price.")
-    output: float = Field(description="Completion tokens (thinking included), at the output price.")
-    tools: float = Field(description="Kimi's paid tools (web search, per call).")
+    input_cached: float
+    input: float
+    output: float
+    tools: float
 
 
 class CostResult(BaseModel):
-    amount: float = Field(description="The whole call, in currency.")
-    currency: str = Field(description="USD on the global platform, CNY on china.")
-    estimated: bool = Field(
-        description="Always true: priced here from the usage Kimi reported and a price table; "
-        "Kimi's bill is authoritative."
-    )
+    amount: float
+    currency: str
+    estimated: bool = Field(description="Always true; Kimi's bill is authoritative.")
     breakdown: CostBreakdownResult
 
     @classmethod
@@ -84,10 +81,8 @@ class ChatResult(BaseModel):
         "here but continuing the conversation will not include it (see store_error)."
     )
     store_error: str | None = Field(description="Why the turn was not kept; null when stored.")
-    cost: CostResult | None = Field(
-        description="What this call cost, estimated; null when it cannot be (see cost_note)."
-    )
-    cost_note: str | None = Field(description="Why cost is null; null when it is given.")
+    cost: CostResult | None = Field(description="Estimated from usage; null: see cost_note.")
+    cost_note: str | None = Field(description="Why cost is null.")
 
     @classmethod
     def of(cls, answer: ChatAnswer) -> "ChatResult":
@@ -174,10 +169,7 @@ class BalanceResult(BaseModel):
     voucher_balance: float
     cash_balance: float = Field(description="May be negative (debt).")
     currency: Literal["USD", "CNY"]
-    spent_today: float = Field(
-        description="This server's estimated spend today (UTC day, in currency): the sum of "
-        "the cost of its calls on a priced model."
-    )
+    spent_today: float = Field(description="This server's estimated spend, UTC day.")
 
 
 class ConversationEntry(BaseModel):
