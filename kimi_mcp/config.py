@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -78,6 +86,10 @@ SYSTEM_CONTAINERS = (
     "/Volumes", "/snap",
 )
 # fmt: on
+PRICE_KEYS = (
+    "a model's price table takes input_cached, input and output (per 1M tokens) and, "
+    "optionally, web_search (per call), and nothing else"
+)
 _FIRST_USER_UID, _NOBODY_UID = 1000, 65534
 
 
@@ -193,6 +205,18 @@ def checked_key(raw: str) -> str:
     return key
 
 
+class ModelPrice(BaseModel):
+    """A model's prices in the platform's currency (USD on global, CNY on china): per 1M tokens,
+    and per web search call. Omitting web_search keeps the built-in one (USD platforms only)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input_cached: float = Field(ge=0, le=10_000, description="per 1M prompt tokens from the cache")
+    input: float = Field(ge=0, le=10_000, description="per 1M other prompt tokens")
+    output: float = Field(ge=0, le=10_000, description="per 1M completion tokens")
+    web_search: float | None = Field(default=None, ge=0, le=100, description="per search")
+
+
 class Settings(BaseSettings):
     """Every kimi-mcp setting. The TOML key is the field name; see README for env names."""
 
@@ -238,6 +262,8 @@ class Settings(BaseSettings):
     allowed_hosts: Annotated[list[str] | None, NoDecode] = None
     allowed_origins: Annotated[list[str] | None, NoDecode] = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"
+    # Per model, over the built-in table (TOML [prices."<model>"]); see ModelPrice.
+    prices: dict[str, ModelPrice] = Field(default_factory=dict)
     config: Path | None = Field(default=None, exclude=True)
 
     @field_validator("api_key")
@@ -281,6 +307,13 @@ class Settings(BaseSettings):
                 f"owner names are 1-64 letters, digits or _.@- (got {', '.join(map(repr, bad))})"
             )
         return tokens
+
+    @field_validator("prices")
+    @classmethod
+    def _named_models(cls, prices: dict[str, ModelPrice]) -> dict[str, ModelPrice]:
+        if any(not name.strip() for name in prices):
+            raise ValueError('name the model: [prices."kimi-k2.6"]')
+        return prices
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -373,7 +406,9 @@ def _describe(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
         where = ".".join(str(part) for part in error["loc"]) or "settings"
-        if error["type"] == "extra_forbidden":
+        if error["loc"][0] == "prices" and error["type"] in ("extra_forbidden", "missing"):
+            problems.append(f"{where}: {PRICE_KEYS}")
+        elif error["type"] == "extra_forbidden":
             problems.append(f"unknown setting '{where}'")
         else:
             problems.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")

@@ -199,6 +199,49 @@ def test_log_level_is_case_insensitive(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_settings().log_level == "DEBUG"
 
 
+def test_price_table_per_model_from_the_config_file(tmp_path: Path) -> None:
+    path = write_toml(
+        tmp_path / "kimi.toml",
+        '[prices."kimi-k3"]\ninput_cached = 0.25\ninput = 2.5\noutput = 12\nweb_search = 0.004\n'
+        '[prices."my-model"]\ninput_cached = 0\ninput = 1\noutput = 2\n',
+    )
+    prices = load_settings(config=path).prices
+    assert prices["kimi-k3"].model_dump() == {
+        "input_cached": 0.25,
+        "input": 2.5,
+        "output": 12.0,
+        "web_search": 0.004,
+    }
+    assert prices["my-model"].web_search is None  # the built-in search price applies
+
+
+def test_price_table_with_a_misspelt_key_says_which_keys_it_takes(tmp_path: Path) -> None:
+    path = write_toml(
+        tmp_path / "kimi.toml",
+        '[prices."kimi-k3"]\ninput_cached = 0.3\ninput = 3\nouptut = 15\n',
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config=path)
+    message = str(caught.value)
+    assert "prices.kimi-k3.ouptut" in message and "prices.kimi-k3.output" in message
+    assert "input_cached, input and output (per 1M tokens)" in message
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        '[prices."kimi-k3"]\ninput_cached = 0.3\ninput = -3\noutput = 15\n',
+        '[prices."kimi-k3"]\ninput_cached = 0.3\ninput = "cheap"\noutput = 15\n',
+        '[prices." "]\ninput_cached = 0.3\ninput = 3\noutput = 15\n',
+        'prices = { "kimi-k3" = 3 }\n',
+    ],
+)
+def test_bad_price_is_an_error_naming_the_setting(tmp_path: Path, table: str) -> None:
+    path = write_toml(tmp_path / "kimi.toml", table)
+    with pytest.raises(ConfigError, match="prices"):
+        load_settings(config=path)
+
+
 def test_example_config_lists_every_setting_with_its_default() -> None:
     example = tomllib.loads((ROOT / "config.example.toml").read_text(encoding="utf-8"))
     documented = set(example) | _commented_keys(ROOT / "config.example.toml")

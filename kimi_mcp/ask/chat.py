@@ -18,6 +18,8 @@ from kimi_mcp.ask.images import (
     image_part,
     stored_image_id,
 )
+from kimi_mcp.ask.pricing import Cost
+from kimi_mcp.ask.spending import CostMeter
 from kimi_mcp.ask.token_counts import TokenCounter
 from kimi_mcp.errors import InputError, KimiError, StoreError
 from kimi_mcp.kimi.client import KimiClient, ProgressHook
@@ -78,6 +80,8 @@ class ChatAnswer:
     stored: bool = True  # False: the answer was returned but not kept in the conversation
     store_error: str | None = None
     upstream_error: str | None = None  # what Kimi reported when it stopped the answer early
+    cost: Cost | None = None  # estimated from usage; None with cost_note saying why
+    cost_note: str | None = None
 
     @property
     def truncated(self) -> bool:
@@ -95,6 +99,7 @@ class ChatService:
     default_deadline: float
     answer_cap: int
     counter: TokenCounter
+    costs: CostMeter
 
     async def ask(self, request: ChatRequest, on_progress: ProgressHook | None) -> ChatAnswer:
         deadline = anyio.current_time() + (request.deadline or self.default_deadline)
@@ -125,7 +130,14 @@ class ChatService:
             turns.append(Turn("assistant", answer, outcome.reasoning or None))
         stored = await self._keep(conversation, turns, model.id, file_ids)
         result = self._result(outcome, answer, conversation.id, dropped, file_ids)
-        return replace(result, stored=stored.ok, store_error=stored.error)
+        estimate = await self.costs.charge(model.id, outcome.usage)
+        return replace(
+            result,
+            stored=stored.ok,
+            store_error=stored.error,
+            cost=estimate.cost,
+            cost_note=estimate.note,
+        )
 
     async def _keep(
         self, conversation: Conversation, turns: list[Turn], model: str, file_ids: list[str]

@@ -19,6 +19,8 @@ from kimi_mcp import __version__
 from kimi_mcp.ask.catalogue import ModelCatalogue
 from kimi_mcp.ask.chat import ChatService
 from kimi_mcp.ask.documents import DocumentService
+from kimi_mcp.ask.pricing import Price, PriceTable
+from kimi_mcp.ask.spending import CostMeter
 from kimi_mcp.ask.token_counts import TokenCounter
 from kimi_mcp.config import Settings, default_config_path, too_broad
 from kimi_mcp.errors import KimiError
@@ -32,6 +34,7 @@ from kimi_mcp.server.resources import register_conversation_resources
 from kimi_mcp.server.results import wire_safe
 from kimi_mcp.server.tools import TOOLS
 from kimi_mcp.store.sqlite_conversations import SqliteConversationStore
+from kimi_mcp.store.sqlite_spend import SqliteSpendLedger
 from kimi_mcp.store.sqlite_uploads import SqliteUploadLedger
 
 log = logging.getLogger(__name__)
@@ -103,6 +106,7 @@ def build_server(
         catalogue = ModelCatalogue(client)
         ledger = SqliteUploadLedger(settings.data_dir / "uploads.sqlite3")
         documents = DocumentService(client, guard_for(settings), ledger, settings.upload_min_rate)
+        spend = SqliteSpendLedger(settings.data_dir / "spend.sqlite3")
         chat = ChatService(
             client,
             catalogue,
@@ -112,6 +116,7 @@ def build_server(
             settings.deadline,
             settings.answer_cap,
             TokenCounter(client),
+            CostMeter(price_table(settings), spend),
         )
         try:
             yield AppContext(settings, client, catalogue, chat, documents)
@@ -120,6 +125,7 @@ def build_server(
                 await client.aclose()
                 await store.aclose()
                 await ledger.aclose()
+                await spend.aclose()
 
     server = MCPServer[AppContext](
         "kimi",
@@ -153,6 +159,12 @@ def guard_for(settings: Settings) -> PathGuard:
         protected=[config, settings.data_dir.expanduser()],
         why_none_allowed=_why_none_allowed(settings),
     )
+
+
+def price_table(settings: Settings) -> PriceTable:
+    """The built-in prices for the platform's currency, with the config file's on top."""
+    overrides = {model: Price(**price.model_dump()) for model, price in settings.prices.items()}
+    return PriceTable.for_currency(settings.currency, overrides)
 
 
 def _why_none_allowed(settings: Settings) -> str:

@@ -1,11 +1,13 @@
 """Structured tool results: each becomes a tool's outputSchema and its structuredContent."""
 
 import re
+from dataclasses import asdict
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from kimi_mcp.ask.chat import ChatAnswer
+from kimi_mcp.ask.pricing import Cost
 from kimi_mcp.kimi.stream import TruncatedReason
 
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a str holds a pair as one code point
@@ -22,6 +24,29 @@ class UsageResult(BaseModel):
     completion_tokens: int
     total_tokens: int
     cached_tokens: int = Field(description="Prompt tokens served from Kimi's cache (cheaper).")
+
+
+class CostBreakdownResult(BaseModel):
+    input_cached: float
+    input: float
+    output: float
+    tools: float
+
+
+class CostResult(BaseModel):
+    amount: float
+    currency: str
+    estimated: bool = Field(description="Always true; Kimi's bill is authoritative.")
+    breakdown: CostBreakdownResult
+
+    @classmethod
+    def of(cls, cost: Cost) -> "CostResult":
+        return cls(
+            amount=cost.amount,
+            currency=cost.currency,
+            estimated=cost.estimated,
+            breakdown=CostBreakdownResult(**asdict(cost.breakdown)),
+        )
 
 
 class ChatResult(BaseModel):
@@ -56,6 +81,8 @@ class ChatResult(BaseModel):
         "here but continuing the conversation will not include it (see store_error)."
     )
     store_error: str | None = Field(description="Why the turn was not kept; null when stored.")
+    cost: CostResult | None = Field(description="Estimated from usage; null: see cost_note.")
+    cost_note: str | None = Field(description="Why cost is null.")
 
     @classmethod
     def of(cls, answer: ChatAnswer) -> "ChatResult":
@@ -74,6 +101,8 @@ class ChatResult(BaseModel):
             file_ids=answer.file_ids,
             stored=answer.stored,
             store_error=answer.store_error,
+            cost=CostResult.of(answer.cost) if answer.cost else None,
+            cost_note=answer.cost_note,
         )
 
 
@@ -140,6 +169,7 @@ class BalanceResult(BaseModel):
     voucher_balance: float
     cash_balance: float = Field(description="May be negative (debt).")
     currency: Literal["USD", "CNY"]
+    spent_today: float = Field(description="This server's estimated spend, UTC day.")
 
 
 class ConversationEntry(BaseModel):

@@ -255,7 +255,8 @@ async def check_balance(ctx: AppCtx) -> BalanceResult:
     app = app_of(ctx)
     data = await app.client.balance(deadline=_deadline())
     currency = "CNY" if app.settings.currency == "CNY" else "USD"
-    return BalanceResult(**data.model_dump(), currency=currency)
+    spent = await app.chat.costs.spent_today()
+    return BalanceResult(**data.model_dump(), currency=currency, spent_today=spent.amount)
 
 
 # Registration ---------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
-"""What kimi-mcp keeps: conversations and the upload ledger, each behind one small interface.
+"""What kimi-mcp keeps: conversations, the upload ledger and the spend per day, each behind one
+small interface.
 
 - `conversations`: `ConversationStore`, the interface, and its values (`Conversation`, `Turn`);
 - `uploads`: `UploadLedger`, the interface, and `LedgerEntry`;
-- `sqlite_conversations`, `sqlite_uploads`: the embedded backend, one SQLite file each in the
-  data directory, over `sqlite_file`.
+- `spend`: `SpendLedger`, the interface, and `Spend`;
+- `sqlite_conversations`, `sqlite_uploads`, `sqlite_spend`: the embedded backend, one SQLite
+  file each in the data directory, over `sqlite_file`.
 
 Callers (the ask pipeline, the server) hold the interfaces; only the server picks a backend, so a
 second one is a new module here and one line there.
