@@ -264,6 +264,8 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"
     # Per model, over the built-in table (TOML [prices."<model>"]); see ModelPrice.
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
+    # Refuse ask_kimi once today's (UTC) recorded spend reaches this, in the prices' currency.
+    daily_spend_cap: float | None = Field(default=None, gt=0)
     config: Path | None = Field(default=None, exclude=True)
 
     @field_validator("api_key")

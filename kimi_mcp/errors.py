@@ -54,6 +54,10 @@ class InputError(KimiError):
     """A tool argument refused before anything was sent upstream."""
 
 
+class SpendCapError(KimiError):
+    """Today's recorded spend reached daily_spend_cap: refused before anything was sent."""
+
+
 class StoreError(KimiError):
     """A kept-state file (conversations, upload ledger) that cannot be used: names it and the fix.
 

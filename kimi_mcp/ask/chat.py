@@ -112,6 +112,7 @@ class ChatService:
             await self.store.check()
         except StoreError as exc:
             raise exc.with_note("Nothing was sent to Kimi (no cost).") from None
+        await self.costs.check_cap()
         conversation = None
         if request.conversation_id:
             conversation = await self.store.load(request.conversation_id, owner=request.owner)

@@ -2,10 +2,10 @@
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from kimi_mcp.ask.pricing import Estimate, PriceTable
-from kimi_mcp.errors import KimiError
+from kimi_mcp.errors import KimiError, SpendCapError
 from kimi_mcp.kimi.types import Usage
 from kimi_mcp.store.spend import Spend, SpendLedger
 
@@ -20,6 +20,30 @@ def utc_day() -> str:
 class CostMeter:
     prices: PriceTable
     ledger: SpendLedger
+    daily_cap: float | None = None  # in the price table's currency
+
+    async def check_cap(self) -> None:
+        """Refuse once today's recorded spend reached the cap (calls in flight may still add
+        to it: a call that starts under the cap can finish over it).
+
+        Raises:
+            SpendCapError: the spend, the cap, when it resets and how to raise it.
+        """
+        if self.daily_cap is None:
+            return
+        spent = (await self.spent_today()).amount
+        if spent < self.daily_cap:
+            return
+        currency, now = self.prices.currency, datetime.now(UTC)
+        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
+        hours, seconds = divmod(int((midnight - now).total_seconds()), 3600)
+        raise SpendCapError(
+            f"Today's estimated spend of this server is {spent:.4f} {currency}, which reached "
+            f"daily_spend_cap ({self.daily_cap:g} {currency}); nothing was sent to Kimi (no "
+            f"cost). The day resets at 00:00 UTC, in {hours} h {seconds // 60} min. To go on "
+            "today, raise daily_spend_cap (KIMI_MCP_DAILY_SPEND_CAP or the config file) and "
+            "restart kimi-mcp."
+        )
 
     async def charge(self, model: str, usage: Usage | None, searches: int = 0) -> Estimate:
         """The call's estimated cost, added to today's spend. A ledger that cannot record it

@@ -116,7 +116,7 @@ def build_server(
             settings.deadline,
             settings.answer_cap,
             TokenCounter(client),
-            CostMeter(price_table(settings), spend),
+            CostMeter(price_table(settings), spend, settings.daily_spend_cap),
         )
         try:
             yield AppContext(settings, client, catalogue, chat, documents)
