@@ -10,19 +10,27 @@ ids cannot be probed.
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from kimi_mcp.errors import InputError
 
-Role = Literal["user", "assistant"]
+Role = Literal["user", "assistant", "tool"]
 DEFAULT_OWNER = "default"  # stdio, a single auth_token, and conversations kept before owners
 
 
 @dataclass(frozen=True)
 class Turn:
+    """One message of a conversation, kept as Kimi must see it again in later turns.
+
+    A tool round is an assistant turn with `tool_calls` (exactly as Kimi returned them) followed
+    by one `tool` turn per call, each naming its call in `tool_call_id`.
+    """
+
     role: Role
     content: str
     reasoning: str | None = None  # reasoning_content of an assistant turn, kept for Kimi
+    tool_calls: list[dict[str, Any]] | None = None  # an assistant turn that called tools
+    tool_call_id: str | None = None  # a tool turn: the call it answers
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,7 @@ class Conversation:
     turns: list[Turn] = field(default_factory=list)
     file_ids: list[str] = field(default_factory=list)  # documents kept in every later turn
     owner: str = DEFAULT_OWNER
+    reasoning_effort: str | None = None  # kimi-k3's effort of the latest turn (stored by append)
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,8 @@ class ConversationStore(Protocol):
     async def append(
         self, conversation: Conversation, turns: list[Turn], model: str, file_ids: list[str]
     ) -> None:
-        """Add `turns` to `conversation` (stored by its first append) for `conversation.owner`.
+        """Add `turns` to `conversation` (stored by its first append) for `conversation.owner`;
+        `conversation.reasoning_effort` replaces the one kept.
 
         `file_ids` are merged with the ones kept, never replace them, so concurrent calls all
         keep theirs. Text is kept exactly, whatever code points it holds.

@@ -18,18 +18,20 @@ from kimi_mcp.store.conversations import (
     Conversation,
     ConversationSummary,
     EndReason,
+    Role,
     Turn,
     ended_meanwhile,
     unknown_conversation,
 )
 from kimi_mcp.store.sqlite_file import Mark, SqliteFile
 
-# Version 1 added owners; a store of version 0 (no mark) keeps its rows for the default owner.
+# Version 1 added owners (a store of version 0, no mark, keeps its rows for the default owner);
+# version 2 added tool rounds (tool_calls, tool_call_id) and kimi-k3's reasoning_effort.
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS conversations (
     id TEXT PRIMARY KEY, model TEXT NOT NULL, system TEXT, file_ids TEXT NOT NULL,
     created_at REAL NOT NULL, updated_at REAL NOT NULL,
-    owner TEXT NOT NULL DEFAULT '{DEFAULT_OWNER}');
+    owner TEXT NOT NULL DEFAULT '{DEFAULT_OWNER}', reasoning_effort TEXT);
 CREATE INDEX IF NOT EXISTS conversations_by_owner ON conversations (owner, updated_at);
 CREATE TABLE IF NOT EXISTS ended (
     id TEXT PRIMARY KEY, reason TEXT NOT NULL, at REAL NOT NULL,
@@ -37,21 +39,30 @@ CREATE TABLE IF NOT EXISTS ended (
 CREATE TABLE IF NOT EXISTS turns (
     conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
     seq INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL, reasoning TEXT,
+    tool_calls TEXT, tool_call_id TEXT,
     PRIMARY KEY (conversation_id, seq));
 """
 
 
-def _add_owners(db: sqlite3.Connection, version: int) -> None:
-    """Version 0 -> 1: every existing row belongs to the default owner."""
-    for table in ("conversations", "ended"):
+_ADDED_COLUMNS = (  # (table, column, its declaration), in the order the versions added them
+    ("conversations", "owner", f"TEXT NOT NULL DEFAULT '{DEFAULT_OWNER}'"),
+    ("ended", "owner", f"TEXT NOT NULL DEFAULT '{DEFAULT_OWNER}'"),
+    ("conversations", "reasoning_effort", "TEXT"),
+    ("turns", "tool_calls", "TEXT"),
+    ("turns", "tool_call_id", "TEXT"),
+)
+
+
+def _add_columns(db: sqlite3.Connection, version: int) -> None:
+    """Any older version -> 2: add the columns it lacks (every old row belongs to the default
+    owner and holds no tool round)."""
+    for table, column, declaration in _ADDED_COLUMNS:
         columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-        if columns and "owner" not in columns:
-            db.execute(
-                f"ALTER TABLE {table} ADD COLUMN owner TEXT NOT NULL DEFAULT '{DEFAULT_OWNER}'"
-            )
+        if columns and column not in columns:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
-MARK = Mark(application_id=0x4B4D4343, version=1, migrate=_add_owners)  # "KMCC"
+MARK = Mark(application_id=0x4B4D4343, version=2, migrate=_add_columns)  # "KMCC"
 DAY = 86_400.0
 TOMBSTONE_DAYS = 365  # how long "deleted"/"expired" is remembered before an id is just unknown
 FIRST_PROMPT_CHARS = 120
@@ -83,7 +94,7 @@ class SqliteConversationStore:
         with self._connect() as db:
             self._purge(db)
             row = db.execute(
-                "SELECT model, system, file_ids, updated_at FROM conversations "
+                "SELECT model, system, file_ids, updated_at, reasoning_effort FROM conversations "
                 "WHERE id = ? AND owner = ?",
                 (conversation_id, owner),
             ).fetchone()
@@ -94,14 +105,13 @@ class SqliteConversationStore:
                 _bury(db, [(conversation_id, owner)], "expired")
                 return "expired"
             turns = db.execute(
-                "SELECT role, content, reasoning FROM turns WHERE conversation_id = ? ORDER BY seq",
+                "SELECT role, content, reasoning, tool_calls, tool_call_id FROM turns "
+                "WHERE conversation_id = ? ORDER BY seq",
                 (conversation_id,),
             ).fetchall()
-        turn_list = [
-            Turn(role, _text(content), _opt(reasoning)) for role, content, reasoning in turns
-        ]
+        turn_list = [_turn(*columns) for columns in turns]
         return Conversation(
-            conversation_id, row[0], _opt(row[1]), turn_list, json.loads(row[2]), owner
+            conversation_id, row[0], _opt(row[1]), turn_list, json.loads(row[2]), owner, row[4]
         )
 
     async def append(
@@ -129,9 +139,9 @@ class SqliteConversationStore:
             merged = list(dict.fromkeys([*kept, *file_ids]))  # concurrent calls keep theirs too
             db.execute(
                 "INSERT INTO conversations (id, model, system, file_ids, created_at, updated_at, "
-                "owner) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                "model = excluded.model, file_ids = excluded.file_ids, "
-                "updated_at = excluded.updated_at",
+                "owner, reasoning_effort) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO "
+                "UPDATE SET model = excluded.model, file_ids = excluded.file_ids, "
+                "updated_at = excluded.updated_at, reasoning_effort = excluded.reasoning_effort",
                 (
                     conversation_id,
                     model,
@@ -140,6 +150,7 @@ class SqliteConversationStore:
                     now,
                     now,
                     owner,
+                    conversation.reasoning_effort,
                 ),
             )
             (last,) = db.execute(
@@ -147,17 +158,9 @@ class SqliteConversationStore:
                 (conversation_id,),
             ).fetchone()
             db.executemany(
-                "INSERT INTO turns VALUES (?, ?, ?, ?, ?)",
-                [
-                    (
-                        conversation_id,
-                        last + 1 + i,
-                        t.role,
-                        _stored(t.content),
-                        _stored(t.reasoning),
-                    )
-                    for i, t in enumerate(turns)
-                ],
+                "INSERT INTO turns (conversation_id, seq, role, content, reasoning, tool_calls, "
+                "tool_call_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(conversation_id, last + 1 + i, *_columns(t)) for i, t in enumerate(turns)],
             )
 
     async def recent(self, limit: int, *, owner: str) -> list[ConversationSummary]:
@@ -222,6 +225,28 @@ def _bury(db: sqlite3.Connection, ids: list[tuple[str, str]], reason: EndReason)
         "INSERT OR REPLACE INTO ended (id, reason, at, owner) VALUES (?, ?, ?, ?)",
         [(i, reason, now, owner) for i, owner in ids],
     )
+
+
+def _columns(turn: Turn) -> tuple[str | bytes | None, ...]:
+    calls = None if turn.tool_calls is None else json.dumps(turn.tool_calls, ensure_ascii=False)
+    return (
+        turn.role,
+        _stored(turn.content),
+        _stored(turn.reasoning),
+        _stored(calls),
+        _stored(turn.tool_call_id),
+    )
+
+
+def _turn(
+    role: Role,
+    content: str | bytes,
+    reasoning: str | bytes | None,
+    calls: str | bytes | None,
+    call_id: str | bytes | None,
+) -> Turn:
+    tool_calls = None if calls is None else json.loads(_text(calls))
+    return Turn(role, _text(content), _opt(reasoning), tool_calls, _opt(call_id))
 
 
 def _stored(text: str | None) -> str | bytes | None:

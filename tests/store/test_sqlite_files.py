@@ -3,6 +3,7 @@ adopted, and every failure is a StoreError naming the file and the fix (never "a
 
 import sqlite3
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -149,7 +150,37 @@ async def test_a_store_from_before_the_mark_is_adopted_with_its_rows_for_the_def
             db.execute(f"PRAGMA {p}").fetchone()[0] for p in ("application_id", "user_version")
         ]
     db.close()
-    assert marks == [0x4B4D4343, 1]
+    assert marks == [0x4B4D4343, 2]
+
+
+async def test_a_version_1_store_keeps_its_turns_and_takes_tool_rounds_after_migration(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "conversations.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(LEGACY_SCHEMA)
+        db.execute("ALTER TABLE conversations ADD COLUMN owner TEXT NOT NULL DEFAULT 'default'")
+        db.execute("ALTER TABLE ended ADD COLUMN owner TEXT NOT NULL DEFAULT 'default'")
+        db.execute("PRAGMA application_id = 1263354691")
+        db.execute("PRAGMA user_version = 1")
+    db.close()
+    store = SqliteConversationStore(path)
+    call = {"id": "web_search:0", "type": "function", "function": {"name": "web_search"}}
+    round_turns = [
+        Turn("user", "search"),
+        Turn("assistant", "", "why", tool_calls=[call]),
+        Turn("tool", "----MOONSHOT ENCRYPTED BEGIN----x", tool_call_id="web_search:0"),
+        Turn("assistant", "found it"),
+    ]
+    try:
+        old = await store.load("conv_old", owner=DEFAULT_OWNER)
+        assert old.reasoning_effort is None
+        await store.append(replace(old, reasoning_effort="low"), round_turns, MODEL, [])
+        again = await store.load("conv_old", owner=DEFAULT_OWNER)
+    finally:
+        await store.aclose()
+    assert again.turns[:2] == old.turns and again.turns[2:] == round_turns
+    assert again.reasoning_effort == "low"
 
 
 async def test_a_store_from_a_newer_kimi_mcp_is_refused_unchanged(tmp_path: Path) -> None:
