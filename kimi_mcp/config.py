@@ -9,7 +9,7 @@ import re
 import tomllib
 import unicodedata
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -36,6 +36,11 @@ log = logging.getLogger(__name__)
 REGION_BASE_URLS = {"global": "https://api.moonshot.ai/v1", "china": "https://api.moonshot.cn/v1"}
 REGION_CURRENCIES = {"global": "USD", "china": "CNY"}
 KEY_VARIABLES = ("MOONSHOT_API_KEY", "KIMI_API_KEY")
+# Kimi's official tools (kimi-api.md 2.8), as ask.kimi_tools.FORMULAS lists them (a test keeps
+# the two in step: settings stand below the ask pipeline and cannot import it).
+FormulaName = Literal[
+    "web-search", "fetch", "code_runner", "quickjs", "convert", "date", "base64", "excel", "rethink"
+]
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # File names that usually hold secrets; the path guard refuses any path with a component (or
 # consecutive components, for patterns with '/') matching one, case-insensitively. Grouped by
@@ -266,6 +271,11 @@ class Settings(BaseSettings):
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
     # Refuse ask_kimi once today's (UTC) recorded spend reaches this, in the prices' currency.
     daily_spend_cap: float | None = Field(default=None, gt=0)
+    # Kimi's official tools ask_kimi may use (e.g. leave out the paid web-search).
+    kimi_tools_allowed: Annotated[list[FormulaName], NoDecode] = Field(
+        default_factory=lambda: list(get_args(FormulaName))
+    )
+    max_tool_rounds: int = Field(default=8, ge=1, le=64)
     config: Path | None = Field(default=None, exclude=True)
 
     @field_validator("api_key")
@@ -292,6 +302,11 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"not a relative name pattern: {', '.join(map(repr, bad))}")
         return patterns
+
+    @field_validator("kimi_tools_allowed", mode="before")
+    @classmethod
+    def _parse_tool_names(cls, value: Any) -> Any:
+        return _split_list(value, ",")
 
     @field_validator("allowed_hosts", "allowed_origins", mode="before")
     @classmethod

@@ -1,8 +1,7 @@
 """ask_kimi's work, apart from MCP: build the messages, fit them, stream the answer, remember it."""
 
 import logging
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 import anyio
 
@@ -18,12 +17,15 @@ from kimi_mcp.ask.images import (
     image_part,
     stored_image_id,
 )
+from kimi_mcp.ask.kimi_tools import NO_TOOLS, FormulaCatalogue, Toolbox, checked_tools
 from kimi_mcp.ask.pricing import Cost
+from kimi_mcp.ask.sources import Source, cited_sources
 from kimi_mcp.ask.spending import CostMeter
 from kimi_mcp.ask.token_counts import TokenCounter
+from kimi_mcp.ask.tool_loop import LoopResult, StepHook, ToolLoop, ToolRun, turn_message
 from kimi_mcp.errors import InputError, KimiError, StoreError
 from kimi_mcp.kimi.client import KimiClient, ProgressHook
-from kimi_mcp.kimi.rules import chat_body
+from kimi_mcp.kimi.rules import chat_body, thinks
 from kimi_mcp.kimi.stream import ChatOutcome, TruncatedReason
 from kimi_mcp.kimi.types import ModelInfo, Usage
 from kimi_mcp.store.conversations import (
@@ -54,6 +56,8 @@ class ChatRequest:
     file_ids: tuple[str, ...] = ()
     images: tuple[str, ...] = ()
     owner: str = DEFAULT_OWNER  # whose conversations this call may see and continue
+    kimi_tools: tuple[str, ...] = ()  # Formula names (kimi-api.md 2.8) the model may call
+    keep: bool = True  # False: a one-off question (web_search), kept in no conversation
 
 
 @dataclass(frozen=True)
@@ -82,11 +86,24 @@ class ChatAnswer:
     upstream_error: str | None = None  # what Kimi reported when it stopped the answer early
     cost: Cost | None = None  # estimated from usage; None with cost_note saying why
     cost_note: str | None = None
+    tool_calls: list[ToolRun] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)  # the links the answer cites
+    rounds: int = 0  # tool rounds run
+    searches: int = 0  # web searches run (each charged)
 
     @property
     def truncated(self) -> bool:
         """The answer is incomplete (a cut reasoning alone leaves the answer whole)."""
         return self.truncated_reason not in (None, "reasoning_size")
+
+
+@dataclass(frozen=True)
+class KimiTools:
+    """What ask_kimi may do with Kimi's official tools on this server."""
+
+    formulas: FormulaCatalogue
+    allowed: frozenset[str]
+    max_rounds: int
 
 
 @dataclass(frozen=True)
@@ -100,18 +117,26 @@ class ChatService:
     answer_cap: int
     counter: TokenCounter
     costs: CostMeter
+    tools: KimiTools
 
-    async def ask(self, request: ChatRequest, on_progress: ProgressHook | None) -> ChatAnswer:
+    async def ask(
+        self,
+        request: ChatRequest,
+        on_progress: ProgressHook | None,
+        on_step: StepHook | None = None,
+    ) -> ChatAnswer:
         deadline = anyio.current_time() + (request.deadline or self.default_deadline)
         if request.json_mode and request.prefix:
             raise InputError(
                 "json_mode and prefix cannot be combined (Kimi rejects partial mode with JSON "
                 "mode); drop one of them."
             )
-        try:  # store first, then bill: nothing is sent to a store that cannot keep the answer
-            await self.store.check()
-        except StoreError as exc:
-            raise exc.with_note("Nothing was sent to Kimi (no cost).") from None
+        names = checked_tools(request.kimi_tools, self.tools.allowed)
+        if request.keep:
+            try:  # store first, then bill: nothing is sent to a store that cannot keep it
+                await self.store.check()
+            except StoreError as exc:
+                raise exc.with_note("Nothing was sent to Kimi (no cost).") from None
         await self.costs.check_cap()
         conversation = None
         if request.conversation_id:
@@ -120,24 +145,33 @@ class ChatService:
         model = await self.catalogue.get(model_id, deadline=deadline)
         file_ids = await self._documents(request, conversation, deadline)
         documents = await self.documents.system_messages(file_ids, deadline=deadline)
-        outcome, dropped = await self._in_slot(
-            model, request, conversation, documents, deadline, on_progress
+        toolbox = await self.tools.formulas.toolbox(names, deadline=deadline) if names else NO_TOOLS
+        hooks = Hooks(on_progress, on_step)
+        loop, dropped = await self._in_slot(
+            model, request, conversation, documents, toolbox, deadline, hooks
         )
+        outcome = loop.outcome
         answer = (request.prefix or "") + outcome.content  # Kimi does not repeat the prefix
         if conversation is None:
             conversation = new_conversation(model.id, request.system, owner=request.owner)
-        turns = [Turn("user", request.prompt)]
+        turns = [Turn("user", request.prompt), *loop.turns]
         if answer:  # Kimi rejects empty messages, so an empty partial answer is not kept
             turns.append(Turn("assistant", answer, outcome.reasoning or None))
-        stored = await self._keep(conversation, turns, model.id, file_ids)
+        stored = Stored(False, "not kept: a one-off question")
+        if request.keep:
+            stored = await self._keep(conversation, turns, model.id, file_ids)
         result = self._result(outcome, answer, conversation.id, dropped, file_ids)
-        estimate = await self.costs.charge(model.id, outcome.usage)
+        estimate = await self.costs.charge(model.id, outcome.usage, loop.searches)
         return replace(
             result,
             stored=stored.ok,
             store_error=stored.error,
             cost=estimate.cost,
             cost_note=estimate.note,
+            tool_calls=loop.runs,
+            sources=cited_sources(answer),
+            rounds=loop.rounds,
+            searches=loop.searches,
         )
 
     async def _keep(
@@ -162,12 +196,14 @@ class ChatService:
         request: ChatRequest,
         conversation: Conversation | None,
         documents: list[dict[str, str]],
+        toolbox: Toolbox,
         deadline: float,
-        on_progress: ProgressHook | None,
-    ) -> tuple[ChatOutcome, int]:
+        hooks: "Hooks",
+    ) -> tuple[LoopResult, int]:
         """Build the question (reading inline images) only once a chat slot is held, and stream
-        in it: calls waiting for a slot hold no image, so max_concurrent_chats bounds that memory
-        too. The body dies with this frame, before the store is written."""
+        in it, tool rounds and all: calls waiting for a slot hold no image, so
+        max_concurrent_chats bounds that memory too. The body dies with this frame, before the
+        store is written."""
         async with self.client.chat_slot(deadline) as slot:
             question = await self._question(model, request, deadline)
             fitted = await self._fit(model, request, conversation, documents, question, deadline)
@@ -178,7 +214,16 @@ class ChatService:
                 max_tokens=request.max_tokens,
                 json_mode=request.json_mode,
             )
-            return await slot.stream(body, on_progress=on_progress), fitted.dropped_turns
+            loop = ToolLoop(
+                self.client,
+                slot,
+                toolbox,
+                self.tools.max_rounds,
+                thinks(model, request.thinking),
+                hooks.progress,
+                hooks.step,
+            )
+            return await loop.run(body), fitted.dropped_turns
 
     async def _question(self, model: ModelInfo, request: ChatRequest, deadline: float) -> Message:
         """The user message: plain text, or text plus images as data URLs."""
@@ -232,7 +277,9 @@ class ChatService:
         system = request.system or (conversation.system if conversation else None)
         head: list[Message] = [{"role": "system", "content": system}] if system else []
         head += documents  # the documented pattern: each file's content as a system message
-        history = [_message(turn) for turn in conversation.turns] if conversation else []
+        thinking = thinks(model, request.thinking)
+        turns = conversation.turns if conversation else []
+        history = [turn_message(turn, thinking) for turn in turns]
         tail: list[Message] = [question]
         if request.prefix:
             tail.append({"role": "assistant", "content": request.prefix, "partial": True})
@@ -274,7 +321,9 @@ class ChatService:
         )
 
 
-def _message(turn: Turn) -> dict[str, Any]:
-    # reasoning_content is stored with every assistant turn; Kimi requires it back only on
-    # tool-call turns in thinking mode (kimi-api.md 2.2), which ask_kimi never produces.
-    return {"role": turn.role, "content": turn.content}
+@dataclass(frozen=True)
+class Hooks:
+    """Where progress goes: stream beats, and steps of the tool loop ("searching: ...")."""
+
+    progress: ProgressHook | None
+    step: StepHook | None

@@ -5,6 +5,7 @@ own count (free, but a round trip) is asked only when the history may not fit. T
 prompt, documents) and the new question are never dropped.
 """
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,9 @@ BATCH = 8  # turns counted per round while walking back from the newest
 def upper_bound(message: Message) -> int:
     content = message.get("content")
     text = content if isinstance(content, str) else str(content)
-    return PER_MESSAGE + len(text.encode("utf-8"))
+    calls = message.get("tool_calls")  # a tool-call turn: its calls are prompt tokens too
+    extra = len(json.dumps(calls).encode("utf-8")) if calls else 0
+    return PER_MESSAGE + len(text.encode("utf-8", "surrogatepass")) + extra
 
 
 def answer_room(window: int, max_tokens: int | None) -> int:
@@ -75,7 +78,8 @@ def _keep_newest(
     head: list[Message], history: list[Message], tail: list[Message], kept: int
 ) -> Fitted:
     start = len(history) - kept
-    # Keep user/assistant pairs together: never start the history with an assistant turn.
-    if start < len(history) and history[start].get("role") == "assistant":
+    # Start at a question: an answer without its question, or a tool round without the
+    # assistant call that opened it (Kimi rejects that), is dropped with what came before.
+    while start < len(history) and history[start].get("role") != "user":
         start += 1
     return Fitted(head + history[start:] + tail, start)

@@ -13,14 +13,16 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from kimi_mcp.errors import ResponseValidationError
 from kimi_mcp.kimi.chat_stream import ChatSlot, ChatStreamer
 from kimi_mcp.kimi.connection import Connection
-from kimi_mcp.kimi.paths import id_path
+from kimi_mcp.kimi.paths import formula_path, id_path
 from kimi_mcp.kimi.stream import MAX_STREAM_CHARS, ChatOutcome
 from kimi_mcp.kimi.types import (
     BalanceBody,
     BalanceData,
     DeletedFile,
+    Fiber,
     FileList,
     FileObject,
+    FormulaTools,
     ModelInfo,
     ModelList,
     TokenCountBody,
@@ -121,6 +123,19 @@ class KimiClient:
         path = id_path("/files", file_id, "/content")
         response = await self._send("GET", path, deadline=deadline)
         return response.content.decode("utf-8", errors="replace")
+
+    async def formula_tools(self, uri: str, *, deadline: float) -> list[dict[str, Any]]:
+        """The function tools a Formula declares (kimi-api.md 2.8), to send in a chat."""
+        response = await self._send("GET", formula_path(uri, "tools"), deadline=deadline)
+        return _parse(FormulaTools, response).tools
+
+    async def run_fiber(self, uri: str, name: str, arguments: str, *, deadline: float) -> Fiber:
+        """Run one tool call on Kimi's side. `arguments` is passed through as the model wrote
+        it; a fiber may have run once sent, so it is tried again only when refused unrun."""
+        body = {"name": name, "arguments": arguments}
+        path = formula_path(uri, "fibers")
+        response = await self._send("POST", path, json=body, deadline=deadline, runs_once=True)
+        return _parse(Fiber, response)
 
     async def stream_chat(
         self, body: dict[str, Any], *, deadline: float, on_progress: ProgressHook | None = None

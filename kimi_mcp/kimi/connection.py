@@ -16,7 +16,7 @@ from kimi_mcp.errors import (
     NotConfiguredError,
     UnusableKeyError,
 )
-from kimi_mcp.kimi.policy import error_from_response
+from kimi_mcp.kimi.policy import error_from_response, may_have_run
 from kimi_mcp.kimi.retries import Retries, may_have_acted
 from kimi_mcp.kimi.upstream import LIMITS, connection_error, read_capped, timeouts
 
@@ -90,9 +90,13 @@ class Connection:
         return connection_error(cls, method, path, exc, self.secrets)
 
     async def send(
-        self, method: str, path: str, *, deadline: float, **kwargs: Any
+        self, method: str, path: str, *, deadline: float, runs_once: bool = False, **kwargs: Any
     ) -> httpx2.Response:
-        """One request with retries, all inside the absolute `deadline` (anyio clock)."""
+        """One request with retries, all inside the absolute `deadline` (anyio clock).
+
+        `runs_once`: the request runs something (a fiber), so it is tried again only when the
+        failure proves it did not run.
+        """
         http = self.http
         retries = self.retries(deadline)
         while True:
@@ -104,7 +108,10 @@ class Connection:
                     f"Kimi did not answer {method} {path} before the deadline; try again later."
                 ) from None
             except APIError as error:
-                await retries.wait_or_raise(error, sent=may_have_acted(method, error))
+                sent = may_have_acted(method, error)
+                if runs_once and may_have_run(error, request_sent=sent):
+                    raise retries.marked(error) from None
+                await retries.wait_or_raise(error, sent=sent)
 
     async def _attempt(
         self, http: httpx2.AsyncClient, method: str, path: str, kwargs: dict[str, Any]

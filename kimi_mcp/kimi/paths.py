@@ -55,3 +55,17 @@ def checked_id(value: str, rule: IdRule = FILE_ID) -> str:
 def id_path(prefix: str, value: str, suffix: str = "", rule: IdRule = FILE_ID) -> str:
     """`prefix/<value>suffix` with `value` checked and percent-encoded as one path segment."""
     return f"{prefix}/{quote(checked_id(value, rule), safe='')}{suffix}"
+
+
+# A Formula URI `moonshot/<name>:<tag>` (kimi-api.md 2.8) goes into the path as it is written:
+# its '/' and ':' are part of the documented URL, so the rule admits nothing else.
+FORMULA_URI = IdRule(
+    "Formula URI",
+    r"[a-z0-9][a-z0-9_-]{0,63}/[a-z0-9][a-z0-9_-]{0,63}:[a-z0-9][a-z0-9._-]{0,31}",
+    "<namespace>/<name>:<tag>, e.g. moonshot/web-search:latest",
+)
+
+
+def formula_path(uri: str, endpoint: str) -> str:
+    """`/formulas/<uri>/<endpoint>` for a checked Formula URI."""
+    return f"/formulas/{checked_id(uri, FORMULA_URI)}/{endpoint}"

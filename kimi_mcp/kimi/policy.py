@@ -241,6 +241,18 @@ def should_retry(error: APIError, *, request_sent: bool) -> bool:
     return False
 
 
+def may_have_run(error: APIError, *, request_sent: bool) -> bool:
+    """Whether a failed request that runs something (a fiber) may have run it anyway: a cut
+    connection after the request left, or a gateway error (500/502/504) from behind which the
+    work may have started. A 429 or 503 says it was refused, so trying again cannot run it
+    twice."""
+    if isinstance(error, APIConnectionError):
+        return request_sent
+    if isinstance(error, RateLimitError):
+        return False
+    return isinstance(error, ServerError) and error.status_code != 503
+
+
 def retry_delay(attempt: int, error: APIError, *, base: float = BACKOFF_BASE) -> float | None:
     """Seconds before retry number attempt+1, or None when Kimi asks for a wait over the cap."""
     asked = error.retry_after if isinstance(error, APIStatusError) else None

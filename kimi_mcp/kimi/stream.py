@@ -15,7 +15,8 @@ from kimi_mcp.kimi.types import Usage
 # about a million characters, so reaching this means a broken upstream, not a long answer.
 MAX_STREAM_CHARS = 16 * 1024 * 1024
 
-# "size" and "reasoning_size" are set by the ask pipeline's answer_cap, not by the stream.
+# "size" and "reasoning_size" are set by the ask pipeline's answer_cap, and "tool_rounds" by its
+# tool loop (max_tool_rounds), not by the stream.
 TruncatedReason = Literal[
     "length",
     "deadline",
@@ -24,6 +25,7 @@ TruncatedReason = Literal[
     "content_filter",
     "upstream_malformed",
     "reasoning_size",
+    "tool_rounds",
 ]
 Phase = Literal["waiting", "thinking", "answering"]
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -40,6 +42,9 @@ class ChatOutcome:
     usage: Usage | None
     truncated_reason: TruncatedReason | None
     error: str | None = None  # what Kimi reported when it stopped the answer early
+    # The calls the model asked for (finish_reason "tool_calls"), assembled from their deltas:
+    # {"id", "type", "function": {"name", "arguments": <JSON text>}}, in index order.
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -55,6 +60,7 @@ class StreamState:
     max_chars: int = MAX_STREAM_CHARS
     content_parts: list[str] = field(default_factory=list)
     reasoning_parts: list[str] = field(default_factory=list)
+    calls: dict[int, "CallParts"] = field(default_factory=dict)  # tool-call deltas by index
     finish_reason: str | None = None
     usage: Usage | None = None
     done: bool = False
@@ -71,7 +77,8 @@ class StreamState:
 
     @property
     def produced_text(self) -> bool:
-        return bool(self.content_parts or self.reasoning_parts)
+        """Output was generated (and billed): the stream is never tried again."""
+        return bool(self.content_parts or self.reasoning_parts or self.calls)
 
     @property
     def full(self) -> bool:
@@ -116,6 +123,8 @@ class StreamState:
         delta = _object(choice.get("delta"), "delta")
         self._take_text(self.reasoning_parts, _text(delta.get("reasoning_content"), "reasoning"))
         self._take_text(self.content_parts, _text(delta.get("content"), "content"))
+        for raw in _array(delta.get("tool_calls"), "tool_calls"):
+            self._take_call(_object(raw, "a tool call delta"))
         finish = _text(choice.get("finish_reason"), "finish_reason")
         if finish:
             self.finish_reason = finish
@@ -125,6 +134,22 @@ class StreamState:
             parts.append(text)
             self.deltas += 1
             self.chars += len(text)
+
+    def _take_call(self, delta: dict[str, Any]) -> None:
+        """A tool-call delta: the first of a call names it, the later ones (same `index`) carry
+        pieces of its JSON arguments (kimi-api.md 2.2)."""
+        index = delta.get("index")
+        if not isinstance(index, int) or isinstance(index, bool):
+            raise malformed("a tool call delta without an integer index")
+        call = self.calls.setdefault(index, CallParts())
+        function = _object(delta.get("function"), "a tool call's function")
+        call.id = call.id or _text(delta.get("id"), "a tool call id")
+        call.name = call.name or _text(function.get("name"), "a tool call's name")
+        piece = _text(function.get("arguments"), "a tool call's arguments")
+        if piece:
+            call.arguments.append(piece)
+            self.chars += len(piece)
+        self.deltas += 1
 
     def _take_usage(self, raw: object) -> None:
         if raw is None:
@@ -147,6 +172,7 @@ class StreamState:
             usage=self.usage,
             truncated_reason=cut or self._natural_truncation(),
             error=error,
+            tool_calls=[self.calls[index].message() for index in sorted(self.calls)],
         )
 
     def _natural_truncation(self) -> TruncatedReason | None:
@@ -157,6 +183,20 @@ class StreamState:
         if self.finish_reason == "content_filter":
             return "content_filter"
         return None
+
+
+@dataclass
+class CallParts:
+    """One tool call being assembled from its stream deltas."""
+
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+    def message(self) -> dict[str, Any]:
+        """The call as Kimi wants it back in the assistant message (arguments unchanged)."""
+        function = {"name": self.name, "arguments": joined(self.arguments)}
+        return {"id": self.id, "type": "function", "function": function}
 
 
 def malformed(what: str) -> UpstreamMalformedError:

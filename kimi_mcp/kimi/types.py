@@ -59,6 +59,46 @@ class TokenCountBody(_Body):
     data: TokenCountData
 
 
+class FormulaTools(_Body):
+    """GET /formulas/{uri}/tools (kimi-api.md 2.8): function tools to declare in a chat."""
+
+    tools: list[dict[str, Any]]
+
+
+class FiberContext(_Body):
+    output: str | None = None
+    encrypted_output: str | None = None  # web-search: readable by the model only
+    error: Any = None
+
+
+class Fiber(_Body):
+    """POST /formulas/{uri}/fibers: one run of a formula's function (kimi-api.md 2.8)."""
+
+    id: str = ""
+    status: str
+    context: FiberContext = Field(default_factory=FiberContext)
+    error: Any = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "succeeded"
+
+    @property
+    def result(self) -> str:
+        """What the model gets back: the output, or the encrypted output verbatim."""
+        return self.context.encrypted_output or self.context.output or ""
+
+    @property
+    def failure(self) -> str:
+        """Why a fiber that did not succeed failed, in Kimi's words where it gave any."""
+        for reason in (self.error, self.context.error, self.context.output):
+            if isinstance(reason, dict):
+                reason = reason.get("message") or json.dumps(reason)[:500]
+            if isinstance(reason, str) and reason:
+                return reason
+        return f"the tool ended with status '{self.status}'"
+
+
 class Usage(_Body):
     prompt_tokens: int = 0
     completion_tokens: int = 0

@@ -17,8 +17,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from kimi_mcp import __version__
 from kimi_mcp.ask.catalogue import ModelCatalogue
-from kimi_mcp.ask.chat import ChatService
+from kimi_mcp.ask.chat import ChatService, KimiTools
 from kimi_mcp.ask.documents import DocumentService
+from kimi_mcp.ask.kimi_tools import FormulaCatalogue
 from kimi_mcp.ask.pricing import Price, PriceTable
 from kimi_mcp.ask.spending import CostMeter
 from kimi_mcp.ask.token_counts import TokenCounter
@@ -29,6 +30,7 @@ from kimi_mcp.kimi.policy import redact
 from kimi_mcp.local_files.guard import PathGuard
 from kimi_mcp.server.app_context import AppContext
 from kimi_mcp.server.arguments import ArgumentGuard, UnknownPromptGuard
+from kimi_mcp.server.compact_schemas import CompactToolsServer
 from kimi_mcp.server.owners import OwnerScope
 from kimi_mcp.server.resources import register_conversation_resources
 from kimi_mcp.server.results import wire_safe
@@ -117,6 +119,11 @@ def build_server(
             settings.answer_cap,
             TokenCounter(client),
             CostMeter(price_table(settings), spend, settings.daily_spend_cap),
+            KimiTools(
+                FormulaCatalogue(client),
+                frozenset(settings.kimi_tools_allowed),
+                settings.max_tool_rounds,
+            ),
         )
         try:
             yield AppContext(settings, client, catalogue, chat, documents)
@@ -127,7 +134,7 @@ def build_server(
                 await ledger.aclose()
                 await spend.aclose()
 
-    server = MCPServer[AppContext](
+    server = CompactToolsServer[AppContext](
         "kimi",
         middleware=[ArgumentGuard(fn for fn, _, _ in TOOLS), OwnerScope()],
         version=__version__,

@@ -36,24 +36,36 @@ class ProgressReporter:
         self._started = anyio.current_time()
         self._last_sent = self._started
         self._state: StreamState | None = None
+        self._step: str | None = None  # a tool step under way ("searching: ...")
+        self._value = 0.0
 
     async def update(self, state: StreamState) -> None:
         """Called for every stream line; sends only when MIN_INTERVAL has passed."""
-        self._state = state
+        self._state, self._step = state, None
         if anyio.current_time() - self._last_sent >= self._min:
             await self._emit()
+
+    async def step(self, what: str) -> None:
+        """A step of the tool loop starts (a search, a fetch, code): said at once, and in
+        every beat until the next round streams."""
+        self._step, self._state = what, None
+        await self._emit()
 
     async def _emit(self) -> None:
         now = anyio.current_time()
         self._last_sent = now
         state = self._state
-        phase = state.phase if state else "waiting"
-        tokens = state.deltas if state else 0
         elapsed = now - self._started
-        message = f"{phase}: ~{tokens} tokens so far ({elapsed:.0f}s)"
+        if self._step is not None:
+            message = f"{self._step} ({elapsed:.0f}s)"
+        else:
+            phase = state.phase if state else "waiting"
+            tokens = state.deltas if state else 0
+            message = f"{phase}: ~{tokens} tokens so far ({elapsed:.0f}s)"
         # Elapsed seconds as the progress value: it must increase with every notification.
+        self._value = max(round(elapsed, 3), self._value + 0.001)
         try:
-            await self._send(round(elapsed, 3), message)
+            await self._send(self._value, message)
         except Exception as exc:  # best effort: a client gone deaf must not cost the answer
             log.debug("progress not sent: %s: %s", type(exc).__name__, exc)
 

@@ -1,13 +1,16 @@
 """Structured tool results: each becomes a tool's outputSchema and its structuredContent."""
 
+import json
 import re
 from dataclasses import asdict
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from kimi_mcp.ask.chat import ChatAnswer
 from kimi_mcp.ask.pricing import Cost
+from kimi_mcp.ask.sources import Source
+from kimi_mcp.ask.tool_loop import ToolRun
 from kimi_mcp.kimi.stream import TruncatedReason
 
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a str holds a pair as one code point
@@ -49,6 +52,40 @@ class CostResult(BaseModel):
         )
 
 
+class ToolCallResult(BaseModel):
+    name: str
+    formula: str | None
+    arguments: dict[str, Any] | None = Field(description="null: not JSON.")
+    status: Literal["ok", "error"]
+    error: str | None
+
+    @classmethod
+    def of(cls, run: ToolRun) -> "ToolCallResult":
+        arguments = run.arguments
+        if arguments is not None:  # the model wrote them: a lone surrogate would stop stdio
+            arguments = json.loads(wire_safe(json.dumps(arguments, ensure_ascii=False)))
+        error = wire_safe(run.error) if run.error else None
+        return cls(
+            name=wire_safe(run.name),
+            formula=run.formula,
+            arguments=arguments,
+            status=run.status,
+            error=error,
+        )
+
+
+class SourceResult(BaseModel):
+    url: str
+    title: str | None
+
+    @classmethod
+    def all_of(cls, sources: list[Source]) -> list["SourceResult"]:
+        return [
+            cls(url=wire_safe(s.url), title=wire_safe(s.title) if s.title else None)
+            for s in sources
+        ]
+
+
 class ChatResult(BaseModel):
     answer: str = Field(description="Kimi's answer (with the prefix in front when one was given).")
     model: str
@@ -64,7 +101,7 @@ class ChatResult(BaseModel):
         "answer is kept in kimi://conversations/{id} when stored); content_filter: moderation "
         "stopped it; upstream_malformed: Kimi sent an invalid chunk (the text before it is kept); "
         "reasoning_size: the answer is whole, only the reasoning was capped (kept whole there "
-        "too)."
+        "too); tool_rounds: max_tool_rounds reached."
     )
     upstream_error: str | None = Field(
         description="What Kimi reported when it stopped the answer early; null otherwise."
@@ -83,6 +120,9 @@ class ChatResult(BaseModel):
     store_error: str | None = Field(description="Why the turn was not kept; null when stored.")
     cost: CostResult | None = Field(description="Estimated from usage; null: see cost_note.")
     cost_note: str | None = Field(description="Why cost is null.")
+    tool_calls: list[ToolCallResult] = Field(description="Calls of kimi_tools, in order.")
+    sources: list[SourceResult] = Field(description="Links the answer cites, each once.")
+    rounds: int = Field(description="Tool-call rounds run.")
 
     @classmethod
     def of(cls, answer: ChatAnswer) -> "ChatResult":
@@ -103,6 +143,9 @@ class ChatResult(BaseModel):
             store_error=answer.store_error,
             cost=CostResult.of(answer.cost) if answer.cost else None,
             cost_note=answer.cost_note,
+            tool_calls=[ToolCallResult.of(run) for run in answer.tool_calls],
+            sources=SourceResult.all_of(answer.sources),
+            rounds=answer.rounds,
         )
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from kimi_mcp.ask.chat import ChatRequest
 from kimi_mcp.ask.images import STORED_IMAGE, stored_image_id
+from kimi_mcp.config import FormulaName
 from kimi_mcp.errors import InputError
 from kimi_mcp.kimi.paths import FILE_ID, checked_id
 from kimi_mcp.local_files.guard import within_client_roots
@@ -104,6 +105,10 @@ async def ask_kimi(
         ),
     ] = (),
     conversation_id: Annotated[str | None, CONVERSATION_ID] = None,
+    kimi_tools: Annotated[
+        tuple[FormulaName, ...],
+        Field(max_length=9, description="Kimi's own tools to use (web-search is charged)."),
+    ] = (),
     client_roots: ClientRootsForAsk = None,
 ) -> ChatResult:
     """Ask a Kimi model and get its answer, reasoning and token usage. Check `truncated`."""
@@ -123,6 +128,7 @@ async def ask_kimi(
         file_ids,
         images,
         owner=current_owner(),
+        kimi_tools=kimi_tools,
     )
 
     async def send(progress: float, message: str) -> None:
@@ -132,7 +138,7 @@ async def ask_kimi(
     # a no-op without a token), so the beat always runs; it costs ~0.1 ms per call.
     with within_client_roots(root_dirs(client_roots)):
         async with ProgressReporter(send).running() as reporter:
-            answer = await app.chat.ask(request, reporter.update)
+            answer = await app.chat.ask(request, reporter.update, reporter.step)
     return ChatResult.of(answer)
 
 

@@ -49,6 +49,27 @@ async def test_fitting_walks_back_in_batches_and_keeps_what_fits() -> None:
     assert len(rounds) == 2 and rounds[0][0] == "q" and len(rounds[1]) == 8
 
 
+async def test_trimming_drops_a_tool_round_whole_never_half_of_it() -> None:
+    async def count_each(messages: list[dict[str, Any]]) -> list[int]:
+        return [10] * len(messages)
+
+    call = {"id": "fetch:0", "type": "function", "function": {"name": "fetch", "arguments": "{}"}}
+    history: list[dict[str, Any]] = [
+        {"role": "user", "content": "old question"},
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "fetch:0", "content": "page"},
+        {"role": "assistant", "content": "old answer"},
+        {"role": "user", "content": "newer question"},
+        {"role": "assistant", "content": "newer answer"},
+    ]
+    tail = [{"role": "user", "content": "q"}]
+    # Room for the question and 4 turns: the cut would fall after the assistant's tool call,
+    # leaving its tool message without the call; the whole round goes instead.
+    fitted = await fit([], history, tail, budget=50, count_each=count_each)
+    assert [m["content"] for m in fitted.messages] == ["newer question", "newer answer", "q"]
+    assert fitted.dropped_turns == 4
+
+
 async def test_fitting_refuses_when_the_question_alone_is_too_long() -> None:
     async def count_each(messages: list[dict[str, Any]]) -> list[int]:
         return [10_000] * len(messages)
