@@ -3,6 +3,7 @@
 import contextlib
 import json
 import logging
+import math
 import os
 import pwd
 import re
@@ -270,7 +271,7 @@ class Settings(BaseSettings):
     # Per model, over the built-in table (TOML [prices."<model>"]); see ModelPrice.
     prices: dict[str, ModelPrice] = Field(default_factory=dict)
     # Refuse ask_kimi once today's (UTC) recorded spend reaches this, in the prices' currency.
-    daily_spend_cap: float | None = Field(default=None, gt=0)
+    daily_spend_cap: float | None = None
     # Kimi's official tools ask_kimi may use (e.g. leave out the paid web-search).
     kimi_tools_allowed: Annotated[list[FormulaName], NoDecode] = Field(
         default_factory=lambda: list(get_args(FormulaName))
@@ -331,6 +332,16 @@ class Settings(BaseSettings):
         if any(not name.strip() for name in prices):
             raise ValueError('name the model: [prices."kimi-k2.6"]')
         return prices
+
+    @field_validator("daily_spend_cap")
+    @classmethod
+    def _cap_above_zero(cls, cap: float | None) -> float | None:
+        if cap is not None and not (math.isfinite(cap) and cap > 0):
+            raise ValueError(
+                f"{cap:g} is not an amount above 0; set one in the prices' currency (USD on "
+                "global, CNY on china), such as 5.0, or leave it unset for no cap"
+            )
+        return cap
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -1,19 +1,23 @@
-"""Each call's cost estimated and recorded per UTC day, for `cost` and `spent_today`."""
+"""Each call's cost estimated and recorded per UTC day, for `cost`, `spent_today` and the cap."""
 
 import logging
-from dataclasses import dataclass
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from kimi_mcp.ask.pricing import Estimate, PriceTable
-from kimi_mcp.errors import KimiError, SpendCapError
+from kimi_mcp.errors import KimiError, SpendCapError, StoreError
 from kimi_mcp.kimi.types import Usage
 from kimi_mcp.store.spend import Spend, SpendLedger
 
 log = logging.getLogger(__name__)
 
+UNCOUNTED = "daily_spend_cap cannot count this call: its cost is not in spent_today."
 
-def utc_day() -> str:
-    return datetime.now(UTC).date().isoformat()
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,19 @@ class CostMeter:
     prices: PriceTable
     ledger: SpendLedger
     daily_cap: float | None = None  # in the price table's currency
+    # The clock (UTC-aware). Each check reads it once: the day it counts and the reset time it
+    # states must be the same day, even a moment before midnight.
+    now: Callable[[], datetime] = utc_now
+
+    def __post_init__(self) -> None:
+        # Built once per server, at start-up: a cap that can count nothing is said there, once.
+        if self.daily_cap is not None and not self.prices.prices:
+            log.warning(
+                "daily_spend_cap is set, but no model has a price in %s (Kimi's docs give none), "
+                "so the cap counts no call; set the prices in the config file under "
+                '[prices."<model>"] to make it count.',
+                self.prices.currency,
+            )
 
     async def check_cap(self) -> None:
         """Refuse once today's recorded spend reached the cap (calls in flight may still add
@@ -28,21 +45,26 @@ class CostMeter:
 
         Raises:
             SpendCapError: the spend, the cap, when it resets and how to raise it.
+            StoreError: the ledger cannot be read, so the cap cannot be checked.
         """
         if self.daily_cap is None:
             return
-        spent = (await self.spent_today()).amount
+        now = self.now().astimezone(UTC)
+        try:
+            spent = (await self._day_total(now)).amount
+        except StoreError as exc:  # a cap that cannot be checked is not waved through
+            raise exc.with_note(
+                "daily_spend_cap cannot be checked without it, so nothing was sent to Kimi "
+                "(no cost)."
+            ) from None
         if spent < self.daily_cap:
             return
-        currency, now = self.prices.currency, datetime.now(UTC)
-        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
-        hours, seconds = divmod(int((midnight - now).total_seconds()), 3600)
+        currency = self.prices.currency
         raise SpendCapError(
             f"Today's estimated spend of this server is {spent:.4f} {currency}, which reached "
             f"daily_spend_cap ({self.daily_cap:g} {currency}); nothing was sent to Kimi (no "
-            f"cost). The day resets at 00:00 UTC, in {hours} h {seconds // 60} min. To go on "
-            "today, raise daily_spend_cap (KIMI_MCP_DAILY_SPEND_CAP or the config file) and "
-            "restart kimi-mcp."
+            f"cost). The day resets at 00:00 UTC, {_until_midnight(now)}. To go on today, raise "
+            "daily_spend_cap (KIMI_MCP_DAILY_SPEND_CAP or the config file) and restart kimi-mcp."
         )
 
     async def charge(self, model: str, usage: Usage | None, searches: int = 0) -> Estimate:
@@ -50,6 +72,8 @@ class CostMeter:
         costs the caller nothing: the answer was billed and is returned all the same."""
         estimate = self.prices.estimate(model, usage, searches)
         if estimate.cost is None or usage is None:
+            if self.daily_cap is not None:  # say so: the cap must not be bypassed in silence
+                return replace(estimate, note=f"{estimate.note} {UNCOUNTED}")
             return estimate
         spend = Spend(
             estimate.cost.amount,
@@ -59,11 +83,26 @@ class CostMeter:
             searches,
         )
         try:
-            await self.ledger.record(utc_day(), self.prices.currency, spend)
+            await self.ledger.record(_day(self.now()), self.prices.currency, spend)
         except KimiError as exc:
             log.warning("spend of a %s call not recorded: %s", model, exc)
         return estimate
 
     async def spent_today(self) -> Spend:
         """What this server's calls (every process sharing its data_dir) cost today, UTC."""
-        return await self.ledger.day_total(utc_day(), self.prices.currency)
+        return await self._day_total(self.now())
+
+    async def _day_total(self, now: datetime) -> Spend:
+        return await self.ledger.day_total(_day(now), self.prices.currency)
+
+
+def _day(now: datetime) -> str:
+    return now.astimezone(UTC).date().isoformat()
+
+
+def _until_midnight(now: datetime) -> str:
+    """'in 2 h 31 min' to the next 00:00 UTC, rounded up: never 'in 0 min' before it."""
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
+    minutes = math.ceil((midnight - now).total_seconds() / 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"in {hours} h {minutes} min" if hours else f"in {minutes} min"

@@ -1,0 +1,134 @@
+"""CostMeter's daily cap against a real SQLite ledger, with the clock injected: the reset time it
+states near midnight, the day turning, and the cap and `spent_today` reading the same day.
+
+The MCP side (nothing sent, the tool error, the race, the settings): tests/server/test_spend_cap.py
+"""
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from kimi_mcp.ask.pricing import PriceTable
+from kimi_mcp.ask.spending import CostMeter
+from kimi_mcp.errors import SpendCapError
+from kimi_mcp.kimi.types import Usage
+from kimi_mcp.store.sqlite_spend import SqliteSpendLedger
+
+pytestmark = pytest.mark.anyio
+
+CAP = 1.0
+USAGE = Usage(prompt_tokens=1_000_000, completion_tokens=100_000)  # kimi-k2.6: 1.35 USD
+BEFORE_MIDNIGHT = datetime(2026, 3, 14, 23, 59, 59, 900_000, UTC)
+AFTER_MIDNIGHT = datetime(2026, 3, 15, 0, 0, 0, 100_000, UTC)
+
+
+class Clock:
+    """Readings handed out in order, the last one repeated: time moves only when a test says."""
+
+    def __init__(self, *readings: datetime) -> None:
+        self.readings = list(readings)
+
+    def __call__(self) -> datetime:
+        return self.readings.pop(0) if len(self.readings) > 1 else self.readings[0]
+
+    def set(self, *readings: datetime) -> None:
+        self.readings = list(readings)
+
+
+@pytest.fixture
+async def ledger(tmp_path: Path) -> AsyncIterator[SqliteSpendLedger]:
+    spend = SqliteSpendLedger(tmp_path / "spend.sqlite3")
+    yield spend
+    await spend.aclose()
+
+
+def _meter(ledger: SqliteSpendLedger, clock: Callable[[], datetime]) -> CostMeter:
+    return CostMeter(PriceTable.for_currency("USD", {}), ledger, CAP, now=clock)
+
+
+async def _refusal(meter: CostMeter) -> str:
+    with pytest.raises(SpendCapError) as refused:
+        await meter.check_cap()
+    return str(refused.value)
+
+
+async def test_refusal_a_moment_before_midnight_says_the_day_resets_within_a_minute(
+    ledger: SqliteSpendLedger,
+) -> None:
+    clock = Clock(BEFORE_MIDNIGHT)
+    meter = _meter(ledger, clock)
+    await meter.charge("kimi-k2.6", USAGE)
+    # The check reads the clock once: were the message to read it again a moment later, the
+    # next day's midnight would be "in 23 h 59 min" for a cap that lifts in 0.1 s.
+    clock.set(BEFORE_MIDNIGHT, AFTER_MIDNIGHT)
+    message = await _refusal(meter)
+    assert "1.3500 USD" in message and "daily_spend_cap (1 USD)" in message
+    assert "00:00 UTC, in 1 min." in message, message
+
+
+@pytest.mark.parametrize(
+    ("now", "said"),
+    [
+        (datetime(2026, 3, 14, 23, 59, 30, tzinfo=UTC), "in 1 min."),
+        (datetime(2026, 3, 14, 23, 0, 0, tzinfo=UTC), "in 1 h 0 min."),
+        (datetime(2026, 3, 14, 21, 29, 10, tzinfo=UTC), "in 2 h 31 min."),
+        (datetime(2026, 3, 14, 0, 0, 0, tzinfo=UTC), "in 24 h 0 min."),
+    ],
+)
+async def test_refusal_states_the_time_to_the_reset_never_as_zero(
+    ledger: SqliteSpendLedger, now: datetime, said: str
+) -> None:
+    meter = _meter(ledger, Clock(now))
+    await meter.charge("kimi-k2.6", USAGE)
+    message = await _refusal(meter)
+    assert f"The day resets at 00:00 UTC, {said}" in message, message
+    assert "0 h 0 min" not in message
+
+
+async def test_the_cap_lifts_when_the_utc_day_turns(ledger: SqliteSpendLedger) -> None:
+    clock = Clock(BEFORE_MIDNIGHT)
+    meter = _meter(ledger, clock)
+    await meter.charge("kimi-k2.6", USAGE)
+    await _refusal(meter)
+    clock.set(AFTER_MIDNIGHT)
+    await meter.check_cap()  # a new day: nothing spent yet
+    assert (await meter.spent_today()).amount == 0
+
+
+async def test_spent_today_and_the_cap_count_the_same_day_of_the_same_clock(
+    ledger: SqliteSpendLedger,
+) -> None:
+    clock = Clock(BEFORE_MIDNIGHT)
+    meter = _meter(ledger, clock)
+    await meter.charge("kimi-k2.6", USAGE)
+    assert (await meter.spent_today()).amount == pytest.approx(1.35)
+    assert await ledger.day_total("2026-03-14", "USD") == await meter.spent_today()
+    clock.set(AFTER_MIDNIGHT)
+    await meter.charge("kimi-k2.6", USAGE.model_copy(update={"completion_tokens": 0}))
+    assert (await meter.spent_today()).amount == pytest.approx(0.95)
+    await meter.check_cap()  # 0.95 < 1: the figure the cap compares is spent_today's
+    assert (await ledger.day_total("2026-03-14", "USD")).amount == pytest.approx(1.35)
+
+
+async def test_unpriced_call_under_a_cap_gets_a_note_saying_the_cap_cannot_count_it(
+    ledger: SqliteSpendLedger,
+) -> None:
+    meter = _meter(ledger, Clock(BEFORE_MIDNIGHT))
+    estimate = await meter.charge("kimi-k2.7-code", USAGE)
+    cut = await meter.charge("kimi-k2.6", None)
+    assert estimate.cost is None and cut.cost is None
+    assert estimate.note is not None and "daily_spend_cap cannot count this call" in estimate.note
+    assert cut.note is not None and "daily_spend_cap cannot count this call" in cut.note
+    assert (await meter.spent_today()).amount == 0
+
+
+async def test_cap_with_no_price_at_all_warns_once_when_the_meter_is_built(
+    ledger: SqliteSpendLedger, caplog: pytest.LogCaptureFixture
+) -> None:
+    meter = CostMeter(PriceTable.for_currency("CNY", {}), ledger, 5.0)
+    await meter.charge("kimi-k2.6", USAGE)
+    await meter.check_cap()
+    warned = [r.getMessage() for r in caplog.records if "daily_spend_cap" in r.getMessage()]
+    assert len(warned) == 1 and "CNY" in warned[0], warned
