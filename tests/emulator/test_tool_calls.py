@@ -80,14 +80,17 @@ async def test_undeclared_tool_is_answered_in_text(http: httpx2.AsyncClient) -> 
     fetch_only = [TOOLS["moonshot/fetch:latest"]]
     choice = await chat(http, ask("search for cats", tools=fetch_only))
     assert choice["finish_reason"] == "stop"
-    assert "There is no web_search tool here, so I answer without it." in (
-        choice["message"]["content"]
+    assert (
+        "There is no web_search tool here, so I answer without it."
+        in (choice["message"]["content"])
     )
 
 
 async def test_tool_choice_none_answers_in_text(http: httpx2.AsyncClient) -> None:
     choice = await chat(http, ask("search for cats", tool_choice="none"))
     assert choice["finish_reason"] == "stop" and "tool_calls" not in choice["message"]
+    auto = await chat(http, ask("search for cats", tool_choice="auto"))
+    assert auto["finish_reason"] == "tool_calls"
 
 
 async def test_a_question_without_trigger_is_answered_in_text(http: httpx2.AsyncClient) -> None:
@@ -107,16 +110,18 @@ async def test_tool_error_message_is_acknowledged(http: httpx2.AsyncClient) -> N
     body = _answered("fetch https://example.org/x", call, "Error: fiber status failed")
     choice = await chat(http, body)
     assert choice["finish_reason"] == "stop"
-    assert "The fetch tool failed (fiber status failed); answering without it." in (
-        choice["message"]["content"]
+    assert (
+        "The fetch tool failed (fiber status failed); answering without it."
+        in (choice["message"]["content"])
     )
 
 
 async def test_unreadable_search_result_is_acknowledged(http: httpx2.AsyncClient) -> None:
     call = (await chat(http, ask("search for x")))["message"]["tool_calls"][0]
     choice = await chat(http, _answered("search for x", call, "not an envelope"))
-    assert "The web_search result could not be read; answering without it." in (
-        choice["message"]["content"]
+    assert (
+        "The web_search result could not be read; answering without it."
+        in (choice["message"]["content"])
     )
 
 
@@ -187,5 +192,7 @@ async def test_prompt_tokens_count_the_tool_declarations(http: httpx2.AsyncClien
 async def test_calls_that_do_not_fit_max_tokens_end_with_length(
     http: httpx2.AsyncClient, emu: Emulator
 ) -> None:
-    choice = await chat(http, ask("search for a rather long query text", max_tokens=3))
+    question = "search for a rather long query text"
+    choice = await chat(http, ask(question, max_tokens=3))
     assert choice["finish_reason"] == "length" and "tool_calls" not in choice["message"]
+    assert (await chat(http, ask(question, max_tokens=100)))["finish_reason"] == "tool_calls"

@@ -14,7 +14,8 @@ ALL_TOOLS = list(TOOLS.values())
 
 def ask(text: str, model: str = "kimi-k2.6", **extra: Any) -> dict[str, Any]:
     """A chat body with one user message; thinking off unless `extra` says otherwise."""
-    body = {"model": model, "messages": [{"role": "user", "content": text}], "tools": ALL_TOOLS}
+    body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": text}]}
+    body["tools"] = ALL_TOOLS
     if model in ("kimi-k2.5", "kimi-k2.6") and "thinking" not in extra:
         body["thinking"] = {"type": "disabled"}
     return body | extra
