@@ -9,8 +9,10 @@ the API's documentation on its own, it cannot share the client's shapes or mirro
 
 This package's top is the public face; the work is done in its modules: `state` (what the API
 holds and received), `app` (the Starlette app and the `Emulator` over the state), `routes` and
-`admin` (handlers), `requests` (reading a request), `server` (uvicorn), `catalogue`, `rules` and
-`chat_rules` (models, tokens, Kimi's request rules), `answer` and `wire` (bodies and responses),
+`admin` (handlers), `formulas` (the Formula API), `requests` (reading a request), `server`
+(uvicorn), `catalogue`, `rules`, `chat_rules` and `tool_rules` (models, tokens, Kimi's request
+rules), `answer` and `wire` (bodies and responses), `tool_model` (when the model calls declared
+tools, and the trigger grammar that decides it), `schema_answer` (json_schema answers),
 `fault_spec`, `faults` and `pacing` (misbehaviour), `records` (what was received).
 """
 

@@ -4,12 +4,21 @@ response format, stop strings, max_tokens and the context window (kimi-api.md se
 Pure functions only, raising `Rejection` like `rules` (house style 0.6 holds here too).
 """
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kimi_mcp.emulator.catalogue import FIXED_FAMILIES, THINKING_FAMILIES, Obj, count_tokens, family
+from kimi_mcp.emulator.catalogue import (
+    FIXED_FAMILIES,
+    THINKING_FAMILIES,
+    Obj,
+    count_tokens,
+    family,
+    text_tokens,
+)
 from kimi_mcp.emulator.rules import Rejection, bad, check_fields, check_messages, find_model
+from kimi_mcp.emulator.tool_rules import check_tools
 
 SAMPLING = ("temperature", "top_p", "n", "presence_penalty", "frequency_penalty")
 FIXED_SAMPLING = {"top_p": 0.95, "n": 1, "presence_penalty": 0.0, "frequency_penalty": 0.0}
@@ -83,48 +92,42 @@ def _check_ranges(body: Obj, default_temperature: float) -> None:
         raise bad("n > 1 needs a temperature above 0")
 
 
-def check_tools(body: Obj, model: Obj, thinking: bool) -> None:
-    """The tool list size, `tool_choice`, and the reasoning_content rule of thinking tool loops."""
-    tools = body.get("tools")
-    if tools is not None and (not isinstance(tools, list) or len(tools) > 128):
-        raise bad("tools must be a list of at most 128 tools")
-    _check_tool_choice(body.get("tool_choice"), model, thinking)
-    for message in body["messages"] if thinking else []:
-        # The docs say to send each thinking tool-call turn back with its reasoning (2.2).
-        if message.get("tool_calls") and not message.get("reasoning_content"):
-            raise Rejection("thinking is enabled but reasoning_content is missing")
-
-
-def _check_tool_choice(choice: Any, model: Obj, thinking: bool) -> None:
-    if choice is None or choice in ("auto", "none"):
-        return
-    if choice == "required":
-        if family(str(model.get("id"))) != "kimi-k3":
-            raise bad(f"tool_choice 'required' is not supported by model {model.get('id')}")
-        return
-    if not isinstance(choice, dict) or choice.get("type") != "function":
-        raise bad("tool_choice must be auto, none, required or a function object")
-    if thinking:
-        raise Rejection("tool_choice 'specified' is incompatible with thinking enabled")
-
-
-def json_mode(body: Obj) -> bool:
-    """Whether `response_format` asks for JSON; partial mode may not be combined with it."""
+def json_mode(body: Obj, model: Obj) -> tuple[bool, Obj | None]:
+    """Whether `response_format` asks for JSON, and the schema of a `json_schema` format; partial
+    mode may not be combined with either."""
     fmt = body.get("response_format")
     if fmt is None:
-        return False
+        return False, None
     kind = fmt.get("type") if isinstance(fmt, dict) else None
     if kind not in ("text", "json_object", "json_schema"):
         raise bad("response_format.type must be text, json_object or json_schema")
-    if kind == "json_schema" and not isinstance(fmt.get("json_schema"), dict):
-        raise bad("response_format json_schema needs a json_schema object")
+    schema = _json_schema(fmt.get("json_schema"), model) if kind == "json_schema" else None
     if kind != "text" and body["messages"][-1].get("partial"):
         raise bad("partial mode cannot be combined with response_format json_object")
-    return bool(kind != "text")
+    return kind != "text", schema
 
 
-def stop_strings(stop: Any) -> tuple[str, ...]:
+def _json_schema(spec: Any, model: Obj) -> Obj:
+    """The schema of a structured-output request, for the models that take one (section 2.2:
+    kimi-k2.5 and newer; moonshot-v1 documents only json_object)."""
+    if family(str(model.get("id"))) not in FIXED_FAMILIES:
+        model_id = model.get("id")
+        raise bad(
+            f"response_format json_schema is not supported by model {model_id}; use json_object"
+        )
+    if not isinstance(spec, dict):
+        raise bad("response_format json_schema needs a json_schema object")
+    if not isinstance(spec.get("name"), str) or not spec["name"]:
+        raise bad("response_format.json_schema.name is required")
+    if not isinstance(spec.get("schema"), dict):
+        raise bad("response_format.json_schema.schema must be a JSON Schema object")
+    schema: Obj = spec["schema"]
+    return schema
+
+
+def stop_strings(body: Obj) -> tuple[str, ...]:
     """At most 5 stop strings of at most 32 bytes each."""
+    stop = body.get("stop")
     items = [stop] if isinstance(stop, str) else stop if stop is not None else []
     if not isinstance(items, list) or len(items) > 5:
         raise bad("stop must be a string or a list of at most 5 strings")
@@ -167,6 +170,10 @@ class ChatRequest:
     stream: bool
     include_usage: bool
     prompt_tokens: int
+    tools: tuple[Obj, ...] = ()  # the `function` objects of the declared tools
+    tool_choice: Any = None
+    schema: Obj | None = None  # the json_schema of a structured-output request
+    cache_key: str | None = None  # prompt_cache_key
 
 
 def check_chat(body: Any, models: list[Obj], purposes: Mapping[str, str]) -> ChatRequest:
@@ -176,13 +183,18 @@ def check_chat(body: Any, models: list[Obj], purposes: Mapping[str, str]) -> Cha
     messages = check_messages(body.get("messages"), model, purposes)
     thinking = thinking_on(model, body.get("thinking"), body.get("reasoning_effort"))
     check_sampling(model, body, thinking)
-    check_tools(body, model, thinking)
-    json_out, stop, limit = json_mode(body), stop_strings(body.get("stop")), max_tokens(body)
+    tools = check_tools(body, model, thinking)
+    (json_out, schema), stop, limit = json_mode(body, model), stop_strings(body), max_tokens(body)
     stream, include_usage = _stream_flags(body)
-    prompt = count_tokens(messages)
+    cache_key = body.get("prompt_cache_key")
+    if cache_key is not None and not isinstance(cache_key, str):
+        raise bad("prompt_cache_key must be a string")
+    # The declarations count toward the prompt's tokens (section 2.8).
+    prompt = count_tokens(messages) + (text_tokens(json.dumps(body["tools"])) if tools else 0)
     check_window(prompt, limit, model)
+    flags = (thinking, json_out, stop, limit, stream, include_usage, prompt)
     return ChatRequest(
-        model["id"], messages, thinking, json_out, stop, limit, stream, include_usage, prompt
+        model["id"], messages, *flags, tools, body.get("tool_choice"), schema, cache_key
     )
 
 

@@ -10,8 +10,8 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
 from kimi_mcp.emulator import answer as answers
-from kimi_mcp.emulator import catalogue, rules, wire
-from kimi_mcp.emulator.chat_rules import check_chat
+from kimi_mcp.emulator import rules, tool_model, wire
+from kimi_mcp.emulator.chat_rules import ChatRequest, check_chat
 from kimi_mcp.emulator.records import StoredFile, new_id
 from kimi_mcp.emulator.requests import read_form, read_json
 from kimi_mcp.emulator.state import EmulatorState
@@ -36,10 +36,8 @@ class ApiRoutes:
             credit = f"<org-emulator> {emu.available_balance:g}"
             message = f"You exceeded your current token quota: {credit}, please check your "
             raise rules.Rejection(message + "account balance", 429, "exceeded_current_quota_error")
-        default = f"Emulated {chat.model} reply: {answers.last_user_text(chat.messages)}"
-        answer = answers.compose(emu.reply(chat.messages) if emu.reply else default, chat)
-        cached = catalogue.cached_tokens(emu._previous, chat.messages)
-        emu._previous = chat.messages
+        answer = self._answer(chat)
+        cached = emu.cached_tokens(chat.messages, chat.cache_key)
         usage = {"prompt_tokens": chat.prompt_tokens, "completion_tokens": answer.completion_tokens}
         usage |= {"total_tokens": sum(usage.values()), "cached_tokens": cached}
         cid = f"cmpl-{uuid.uuid4().hex}"
@@ -48,6 +46,19 @@ class ApiRoutes:
         size, include = emu.chunk_chars, chat.include_usage
         events = answers.chat_events(cid, chat.model, answer, usage, size, include)
         return wire.Reply(media_type=wire.SSE_TYPE, events=events)
+
+    def _answer(self, chat: ChatRequest) -> answers.Answer:
+        """A round of tool calls if the question asks for declared tools (`tool_model`), else the
+        text: the test's `reply`, or the default echo with what the tools returned."""
+        question, declared = answers.last_user_text(chat.messages), {t["name"] for t in chat.tools}
+        calls = tool_model.next_calls(question, chat.messages, declared, chat.tool_choice)
+        if calls:
+            return answers.compose_calls(tool_model.explain(calls), calls, chat)
+        if self.emu.reply:
+            return answers.compose(self.emu.reply(chat.messages), chat)
+        notes = tool_model.final_notes(question, chat.messages, declared) if chat.tools else ""
+        text = f"Emulated {chat.model} reply: {question}" + (f"\n\n{notes}" if notes else "")
+        return answers.compose(text, chat)
 
     async def estimate(self, request: Request) -> wire.Reply:
         body = rules.check_fields(await read_json(request), frozenset({"model", "messages"}))

@@ -13,6 +13,8 @@ from kimi_mcp.emulator.fault_spec import Fault
 from kimi_mcp.emulator.pacing import Pacing
 from kimi_mcp.emulator.records import Disconnect, RecordedRequest, StoredFile, new_id
 
+MAX_CACHE_KEYS = 1000  # prompt_cache_key values remembered at once
+
 
 @dataclass
 class _Queued:
@@ -52,6 +54,7 @@ class EmulatorState:
         self._faults: list[_Queued] = []
         self._waiters: list[anyio.Event] = []  # wait_disconnects callers
         self._previous: list[dict[str, Any]] | None = None  # the last prompt, for cached_tokens
+        self._previous_by_key: dict[str, list[dict[str, Any]]] = {}  # by prompt_cache_key
         self._stopping: anyio.Event | None = None
         self._uid = new_id()
 
@@ -66,6 +69,7 @@ class EmulatorState:
         self._faults.clear()
         self.disconnects.clear()
         self._previous, self.peak_streams = None, self._streams
+        self._previous_by_key.clear()
 
     def balance_set(self, cash: float, voucher: float) -> None:
         self.cash_balance, self.voucher_balance = cash, voucher
@@ -79,6 +83,17 @@ class EmulatorState:
     def available_balance(self) -> float:
         """Cash + voucher, or only the voucher while cash is negative (section 2.4)."""
         return round(self.voucher_balance + max(self.cash_balance, 0.0), 5)
+
+    def cached_tokens(self, messages: list[dict[str, Any]], key: str | None) -> int:
+        """The prompt's cache hits against the previous prompt of the same `prompt_cache_key`, or
+        of any request without a key; then remember this prompt (section 2.7)."""
+        previous = self._previous if key is None else self._previous_by_key.pop(key, None)
+        self._previous = messages
+        if key is not None:
+            if len(self._previous_by_key) >= MAX_CACHE_KEYS:  # forget the least recently used
+                del self._previous_by_key[next(iter(self._previous_by_key))]
+            self._previous_by_key[key] = messages
+        return catalogue.cached_tokens(previous, messages)
 
     def count_tokens(self, messages: list[dict[str, Any]]) -> int:
         """The emulator's tokenizer (see `catalogue.count_tokens`)."""

@@ -227,7 +227,8 @@ async def test_accepted_edge_cases(http: httpx2.AsyncClient, emu: Emulator) -> N
     """Fixed values passed as-is, k2.7-code enabled, keep on k2.6, a thinking tool loop."""
     upload = await http.post("/files", files={"file": ("a.png", b"png")}, data={"purpose": "image"})
     image = {"type": "image_url", "image_url": {"url": f"ms://{upload.json()['id']}"}}
-    turn = {"role": "assistant", "content": "", "reasoning_content": " ", "tool_calls": [{}]}
+    call = {"id": "t:0", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+    turn = {"role": "assistant", "content": "", "reasoning_content": " ", "tool_calls": [call]}
     tool = {"role": "tool", "tool_call_id": "t:0", "content": "{}"}
     bodies = [
         chat_body("kimi-k3", temperature=1.0, top_p=0.95, n=1, reasoning_effort="low"),
