@@ -65,6 +65,13 @@ async def _tour(client: Client, document: Path) -> None:
     await _call(client, "ask_kimi", follow_up)
     await _call(client, "ask_kimi", {"prompt": "Summarise this file.", "files": [str(document)]})
     await _call(client, "ask_kimi", {"prompt": "Think it through: 17 * 23?", "thinking": True})
+    searched = await _call(client, "web_search", {"query": "What is new in Kimi K2?"})
+    _say_sources_and_cost(searched)
+    with_tools = {
+        "prompt": "Fetch https://example.org/kimi, then compute 17*23",
+        "kimi_tools": ["fetch", "code_runner"],
+    }
+    _say_sources_and_cost(await _call(client, "ask_kimi", with_tools))
     await _call(client, "list_conversations", {"limit": 3})
     conversation = {"conversation_id": answer.get("conversation_id")}
     await _call(client, "delete_conversation", conversation)
@@ -93,6 +100,23 @@ async def _call(
     structured = result.structured_content or {}
     _say(json.dumps(structured, indent=2, ensure_ascii=False))
     return structured
+
+
+def _say_sources_and_cost(result: dict[str, Any]) -> None:
+    """The line a user looks for: where the answer came from and what it cost."""
+    for source in result.get("sources") or []:
+        _say(f"source: {source.get('title') or source['url']} <{source['url']}>")
+    cost = result.get("cost")
+    if cost:
+        ran = (
+            f"{result['searches']} search(es)"
+            if "searches" in result
+            else f"{len(result.get('tool_calls') or [])} tool call(s)"
+        )
+        tools = cost["breakdown"]["tools"]
+        _say(f"cost: {cost['amount']:.6f} {cost['currency']} (estimated; {ran}, tools {tools:.4f})")
+    else:
+        _say(f"cost: unknown ({result.get('cost_note')})")
 
 
 def _text(result: CallToolResult) -> str:

@@ -18,6 +18,7 @@ CANARY_KEY = "sk-canary-7f3a9c1e5b2d4f6a8c0e"
 USER_AGENT = "kimi-mcp-tests/1"  # what tests that build a KimiClient themselves send
 TOOL_NAMES = (
     "ask_kimi",
+    "web_search",
     "list_models",
     "upload_file",
     "read_file",

@@ -260,3 +260,22 @@ def _commented_keys(path: Path) -> set[str]:
         if line.startswith("# ") and " = " in body and body.split(" = ")[0].isidentifier():
             keys.add(body.split(" = ")[0])
     return keys
+
+
+def test_the_settings_know_the_same_official_tools_as_the_ask_pipeline() -> None:
+    from typing import get_args
+
+    from kimi_mcp.ask.kimi_tools import FORMULAS
+    from kimi_mcp.config import FormulaName
+
+    assert get_args(FormulaName) == FORMULAS
+
+
+def test_kimi_tools_allowed_from_the_environment_and_an_unknown_name_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KIMI_MCP_KIMI_TOOLS_ALLOWED", "fetch, date")
+    assert load_settings().kimi_tools_allowed == ["fetch", "date"]
+    monkeypatch.setenv("KIMI_MCP_KIMI_TOOLS_ALLOWED", "fetch,web_search")
+    with pytest.raises(ConfigError, match="kimi_tools_allowed"):
+        load_settings()

@@ -65,7 +65,7 @@ class _Gateway:
         """Record the request, then answer a fault that replaces the answer, or the answer
         shaped by the fault that alters it, with the 6.8 headers."""
         started = time.monotonic()
-        self.emu.requests.append(await record_request(request, started))
+        self.emu.record(await record_request(request, started))
         fault = self.emu._take_fault(request.method, request.url.path)
         if fault is not None and fault.kind in ANSWERING_KINDS:
             reply, fault = wire.fault_reply(fault), None

@@ -52,7 +52,7 @@ class EmulatorState:
         self.peak_streams = 0  # the most SSE answers open at once since the last reset
         self._streams = 0
         self._faults: list[_Queued] = []
-        self._waiters: list[anyio.Event] = []  # wait_disconnects callers
+        self._waiters: list[anyio.Event] = []  # wait_* callers, woken at each record
         self._previous: list[dict[str, Any]] | None = None  # the last prompt, for cached_tokens
         self._previous_by_key: dict[str, list[dict[str, Any]]] = {}  # by prompt_cache_key
         self._stopping: anyio.Event | None = None
@@ -106,6 +106,17 @@ class EmulatorState:
             await event.wait()
         return list(self.disconnects)
 
+    def record(self, request: RecordedRequest) -> None:
+        self.requests.append(request)
+        self._wake()
+
+    async def wait_requests(self, path: str, count: int = 1) -> list[RecordedRequest]:
+        """Wait until `count` requests to `path` arrived (bound it with a timeout)."""
+        while len(found := [r for r in self.requests if r.path == path]) < count:
+            self._waiters.append(event := anyio.Event())
+            await event.wait()
+        return found
+
     def _take_fault(self, method: str, path: str) -> Fault | None:
         for queued in self._faults:
             if queued.fault.matches(method, path):
@@ -121,6 +132,9 @@ class EmulatorState:
 
     def _left(self, path: str, sent: int) -> None:
         self.disconnects.append(Disconnect(path, time.monotonic(), sent))
+        self._wake()
+
+    def _wake(self) -> None:
         waiters, self._waiters = self._waiters, []
         for event in waiters:
             event.set()

@@ -10,6 +10,9 @@ lose trailing spaces and `.?!`):
     what date | today's date          date        {"operation": "now"}
     keep searching [for <q>]          web_search  {"query": "<q>" or "more"} in EVERY round, forever
 
+A question with no ask, under a system message that says "search the web", is searched for
+as a whole (how a web-search system prompt makes a real model search).
+
 Asks joined by " and " (before another ask) are calls of one round; groups joined by ", then "
 are rounds, round k made once the tool messages of round k-1 are present. Only declared names
 are called; an ask for an undeclared tool, or any ask under `tool_choice: "none"`, is answered in
@@ -73,6 +76,14 @@ def plan(question: str) -> list[list[Call]] | Call:
     return [[call for ask in part if (call := _ask(ask))] for part in rounds]
 
 
+def _asked(question: str, messages: list[Obj]) -> list[list[Call]] | Call:
+    asked = plan(question)
+    systems = " ".join(_text(m.get("content")) for m in messages if m.get("role") == "system")
+    if not asked and "search the web" in systems.lower():
+        return [[("web_search", {"query": _clean(question)[:200] or "news"})]]
+    return asked
+
+
 def tail_after_question(messages: list[Obj]) -> list[Obj]:
     """The messages after the last user message."""
     last = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
@@ -86,7 +97,7 @@ def next_calls(
     if choice == "none" or messages[-1].get("role") not in ("user", "tool"):
         return None
     done = sum(1 for m in tail_after_question(messages) if m.get("tool_calls"))
-    asked = plan(question)
+    asked = _asked(question, messages)
     if isinstance(asked, tuple):
         calls = [asked] if asked[0] in declared else []
     else:
@@ -113,7 +124,7 @@ def explain(calls: list[Obj]) -> str:
 def final_notes(question: str, messages: list[Obj], declared: set[str]) -> str:
     """What the final answer says about the tools: each result used, each unavailable tool."""
     notes: list[str] = []
-    asked = plan(question)
+    asked = _asked(question, messages)
     wanted = {c[0] for part in asked for c in part} if isinstance(asked, list) else {asked[0]}
     for name in sorted(wanted - declared):
         notes.append(f"There is no {name} tool here, so I answer without it.")

@@ -19,7 +19,7 @@ from kimi_mcp import __version__
 from kimi_mcp.ask.catalogue import ModelCatalogue
 from kimi_mcp.ask.chat import ChatService, KimiTools
 from kimi_mcp.ask.documents import DocumentService
-from kimi_mcp.ask.kimi_tools import FormulaCatalogue
+from kimi_mcp.ask.kimi_tools import WEB_SEARCH, FormulaCatalogue
 from kimi_mcp.ask.pricing import Price, PriceTable
 from kimi_mcp.ask.spending import CostMeter
 from kimi_mcp.ask.token_counts import TokenCounter
@@ -34,6 +34,7 @@ from kimi_mcp.server.compact_schemas import CompactToolsServer
 from kimi_mcp.server.owners import OwnerScope
 from kimi_mcp.server.resources import register_conversation_resources
 from kimi_mcp.server.results import wire_safe
+from kimi_mcp.server.search_tool import SEARCH_ANNOTATIONS, web_search
 from kimi_mcp.server.tools import TOOLS
 from kimi_mcp.store.sqlite_conversations import SqliteConversationStore
 from kimi_mcp.store.sqlite_spend import SqliteSpendLedger
@@ -44,7 +45,8 @@ log = logging.getLogger(__name__)
 INSTRUCTIONS = (
     "Tools for Moonshot's Kimi models. Use ask_kimi for a second opinion or to have Kimi read "
     "long documents (upload them first, or pass local paths) without spending your own context. "
-    "Results say when an answer is truncated; never present a truncated answer as complete."
+    "web_search answers from the live web with cited links. Results say when an answer is "
+    "truncated; never present a truncated answer as complete."
 )
 
 P = ParamSpec("P")
@@ -134,9 +136,12 @@ def build_server(
                 await ledger.aclose()
                 await spend.aclose()
 
+    tools = list(TOOLS)
+    if WEB_SEARCH in settings.kimi_tools_allowed:  # never offer a tool that could only refuse
+        tools.insert(1, (web_search, "Search the web with Kimi", SEARCH_ANNOTATIONS))
     server = CompactToolsServer[AppContext](
         "kimi",
-        middleware=[ArgumentGuard(fn for fn, _, _ in TOOLS), OwnerScope()],
+        middleware=[ArgumentGuard(fn for fn, _, _ in tools), OwnerScope()],
         version=__version__,
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
@@ -145,7 +150,7 @@ def build_server(
     keys = (settings.api_key, settings.auth_token, *(settings.auth_tokens or {}))
     configured = [key.get_secret_value() for key in keys if key]
     secrets = tuple(secret for secret in (*configured, *inbound_tokens) if secret)
-    for fn, title, annotations in TOOLS:
+    for fn, title, annotations in tools:
         tool = _reported(fn, secrets)
         server.add_tool(tool, title=title, annotations=annotations, structured_output=True)
     register_conversation_resources(server, store)

@@ -31,15 +31,35 @@ def without_titles(schema: Any) -> Any:
     return compact
 
 
+def merged_types(schema: Any) -> Any:
+    """`anyOf` of bare types (`[{"type": "string"}, {"type": "null"}]`) as one type list, the
+    same schema in a third of the text; used on output schemas only, which only validators
+    read (some model providers take no type lists in a tool's input schema)."""
+    if isinstance(schema, list):
+        return [merged_types(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    compact = {key: merged_types(value) for key, value in schema.items()}
+    options = compact.get("anyOf")
+    if isinstance(options, list) and all(
+        isinstance(option, dict) and option.keys() == {"type"} and isinstance(option["type"], str)
+        for option in options
+    ):
+        del compact["anyOf"]
+        compact["type"] = [option["type"] for option in options]
+    return compact
+
+
 class CompactToolsServer(MCPServer[LifespanT]):
-    """An MCPServer whose tools/list carries schemas without generated titles."""
+    """An MCPServer whose tools/list carries schemas without generated titles, and output
+    schemas with merged type lists."""
 
     async def list_tools(self) -> list[Tool]:
         return [
             tool.model_copy(
                 update={
                     "input_schema": without_titles(tool.input_schema),
-                    "output_schema": without_titles(tool.output_schema),
+                    "output_schema": merged_types(without_titles(tool.output_schema)),
                 }
             )
             for tool in await super().list_tools()

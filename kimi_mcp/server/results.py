@@ -96,12 +96,10 @@ class ChatResult(BaseModel):
         description="True when the answer is incomplete: never treat it as final."
     )
     truncated_reason: TruncatedReason | None = Field(
-        description="length: hit max_tokens; deadline: the call's deadline passed; stream_cut: "
-        "the stream ended early; size: answer capped at answer_cap characters (the whole "
-        "answer is kept in kimi://conversations/{id} when stored); content_filter: moderation "
-        "stopped it; upstream_malformed: Kimi sent an invalid chunk (the text before it is kept); "
-        "reasoning_size: the answer is whole, only the reasoning was capped (kept whole there "
-        "too); tool_rounds: max_tool_rounds reached."
+        description="length: hit max_tokens; deadline: the deadline passed; stream_cut: the "
+        "stream ended early; size: over answer_cap (kept whole in kimi://conversations/{id}); "
+        "content_filter: moderation; upstream_malformed: Kimi sent an invalid chunk; "
+        "reasoning_size: only the reasoning was capped; tool_rounds: max_tool_rounds reached."
     )
     upstream_error: str | None = Field(
         description="What Kimi reported when it stopped the answer early; null otherwise."
@@ -114,8 +112,7 @@ class ChatResult(BaseModel):
     dropped_turns: int = Field(description="Oldest messages left out to fit the model's window.")
     file_ids: list[str] = Field(description="Documents Kimi read for this answer.")
     stored: bool = Field(
-        description="True when this turn was kept in the conversation; false: the answer is "
-        "here but continuing the conversation will not include it (see store_error)."
+        description="False: this turn is not in the conversation (see store_error)."
     )
     store_error: str | None = Field(description="Why the turn was not kept; null when stored.")
     cost: CostResult | None = Field(description="Estimated from usage; null: see cost_note.")
@@ -146,6 +143,31 @@ class ChatResult(BaseModel):
             tool_calls=[ToolCallResult.of(run) for run in answer.tool_calls],
             sources=SourceResult.all_of(answer.sources),
             rounds=answer.rounds,
+        )
+
+
+class WebSearchResult(BaseModel):
+    answer: str = Field(description="Kimi's answer, citing its sources as links.")
+    sources: list[SourceResult] = Field(description="Links the answer cites, each once.")
+    searches: int = Field(description="Web searches run (each charged).")
+    truncated_reason: TruncatedReason | None = Field(description="As ask_kimi's; null: whole.")
+    model: str
+    usage: UsageResult | None
+    cost: CostResult | None = Field(description="Estimated; null: see cost_note.")
+    cost_note: str | None
+
+    @classmethod
+    def of(cls, answer: ChatAnswer) -> "WebSearchResult":
+        chat = ChatResult.of(answer)
+        return cls(
+            answer=chat.answer,
+            sources=chat.sources,
+            searches=answer.searches,
+            truncated_reason=chat.truncated_reason,
+            model=chat.model,
+            usage=chat.usage,
+            cost=chat.cost,
+            cost_note=chat.cost_note,
         )
 
 

@@ -196,3 +196,15 @@ async def test_calls_that_do_not_fit_max_tokens_end_with_length(
     choice = await chat(http, ask(question, max_tokens=3))
     assert choice["finish_reason"] == "length" and "tool_calls" not in choice["message"]
     assert (await chat(http, ask(question, max_tokens=100)))["finish_reason"] == "tool_calls"
+
+
+async def test_a_web_search_system_prompt_makes_the_model_search_the_whole_question(
+    http: httpx2.AsyncClient,
+) -> None:
+    body = ask("latest python release")
+    body["messages"].insert(0, {"role": "system", "content": "Search the web; cite links."})
+    final, rounds = await tool_loop(http, body)
+    assert [arguments(call) for call in rounds[0]] == [{"query": "latest python release"}]
+    assert "(https://example.com/search/latest-python-release)" in final["message"]["content"]
+    plain, _ = await tool_loop(http, ask("latest python release"))
+    assert "example.com" not in plain["message"]["content"]
