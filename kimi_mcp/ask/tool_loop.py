@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 StepHook = Callable[[str], Awaitable[None]]  # "searching: ...", told to the caller's progress
 SHOWN_ARGUMENT = 120  # characters of a query or URL quoted in a progress message
 ERROR_CHARS = 2000  # of a failure's text given back to the model
+FIBERS_AT_ONCE = 4  # a round's calls run concurrently, this many at a time
+MAX_CALLS_PER_ROUND = 32  # more is a model gone astray: the rest get an error, not a fiber
 
 
 @dataclass(frozen=True)
@@ -88,25 +90,40 @@ class ToolLoop:
         calls = outcome.tool_calls
         if self.on_step is not None:
             await self.on_step("; ".join(_step(call) for call in calls))
-        replies: list[tuple[str, ToolRun, bool]] = [("", _unrun(call), False) for call in calls]
+        replies = [("", self._unfinished(call), False) for call in calls]
+        limiter = anyio.CapacityLimiter(FIBERS_AT_ONCE)
 
         async def run_one(index: int) -> None:
-            replies[index] = await self._run_call(calls[index])
+            if index >= MAX_CALLS_PER_ROUND:
+                why = f"more than {MAX_CALLS_PER_ROUND} tool calls at once; make fewer calls"
+                replies[index] = _failed(_name(calls[index]), None, None, why)
+                return
+            async with limiter:
+                replies[index] = await self._run_call(calls[index])
 
         deadline = self.slot.deadline
         with anyio.move_on_after(max(0.0, deadline - anyio.current_time())) as scope:
             async with anyio.create_task_group() as group:
                 for index in range(len(calls)):
                     group.start_soon(run_one, index)
-        if scope.cancelled_caught or anyio.current_time() >= deadline:
-            return None
-        assistant = Turn("assistant", outcome.content, outcome.reasoning or None, tool_calls=calls)
-        turns = [assistant]
-        for call, (content, run, searched) in zip(calls, replies, strict=True):
-            turns.append(Turn("tool", content, tool_call_id=str(call["id"])))
+        for _, run, searched in replies:  # a search that ran is charged, deadline or not
             result.runs.append(run)
             result.searches += searched
-        return turns
+        if scope.cancelled_caught or anyio.current_time() >= deadline:
+            return None  # half a round is never kept: Kimi needs every call answered
+        assistant = Turn("assistant", outcome.content, outcome.reasoning or None, tool_calls=calls)
+        tool_turns = [
+            Turn("tool", content, tool_call_id=str(call["id"]))
+            for call, (content, _, _) in zip(calls, replies, strict=True)
+        ]
+        return [assistant, *tool_turns]
+
+    def _unfinished(self, call: dict[str, Any]) -> ToolRun:
+        """A call's record until its fiber answers (what stays when the deadline passes)."""
+        name = _name(call)
+        arguments = _arguments(str(call["function"]["arguments"]))
+        why = "the deadline passed before it finished"
+        return ToolRun(name, self.toolbox.formula_of.get(name), arguments, "error", why)
 
     async def _run_call(self, call: dict[str, Any]) -> tuple[str, ToolRun, bool]:
         """The tool message's content, the call's record, and whether a search ran."""
@@ -137,8 +154,8 @@ def _failed(
     return f"Error: {why}", ToolRun(name, formula, arguments, "error", why), False
 
 
-def _unrun(call: dict[str, Any]) -> ToolRun:
-    return ToolRun(str(call["function"]["name"]), None, None, "error", "not run")
+def _name(call: dict[str, Any]) -> str:
+    return str(call["function"]["name"])
 
 
 def _wants_tools(outcome: ChatOutcome) -> bool:

@@ -128,6 +128,9 @@ async def test_the_deadline_while_a_fiber_runs_returns_the_billed_answer_so_far(
     with anyio.fail_after(20):
         result = await _ask(mcp_client, "fetch https://example.org/slow", deadline=1.5)
     assert result["truncated_reason"] == "deadline" and result["rounds"] == 0
+    (call,) = result["tool_calls"]
+    assert call["status"] == "error" and "deadline" in call["error"]
+    assert call["arguments"] == {"url": "https://example.org/slow"}
     assert result["usage"] is not None and result["cost"] is not None  # the round was billed
     with anyio.fail_after(10):
         (left,) = await emulator.wait_disconnects()
