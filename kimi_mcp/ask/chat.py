@@ -8,6 +8,7 @@ import anyio
 
 from kimi_mcp.ask.catalogue import ModelCatalogue
 from kimi_mcp.ask.documents import DocumentService
+from kimi_mcp.ask.effort import choose_effort
 from kimi_mcp.ask.fitting import Fitted, Message, answer_room, fit
 from kimi_mcp.ask.images import (
     MAX_IMAGE_BYTES,
@@ -20,10 +21,11 @@ from kimi_mcp.ask.images import (
 )
 from kimi_mcp.ask.pricing import Cost
 from kimi_mcp.ask.spending import CostMeter
+from kimi_mcp.ask.structured import ParsedAnswer, check_json_options, parse_answer
 from kimi_mcp.ask.token_counts import TokenCounter
 from kimi_mcp.errors import InputError, KimiError, StoreError
 from kimi_mcp.kimi.client import KimiClient, ProgressHook
-from kimi_mcp.kimi.rules import chat_body
+from kimi_mcp.kimi.rules import chat_body, format_fields
 from kimi_mcp.kimi.stream import ChatOutcome, TruncatedReason
 from kimi_mcp.kimi.types import ModelInfo, Usage
 from kimi_mcp.store.conversations import (
@@ -54,6 +56,8 @@ class ChatRequest:
     file_ids: tuple[str, ...] = ()
     images: tuple[str, ...] = ()
     owner: str = DEFAULT_OWNER  # whose conversations this call may see and continue
+    json_schema: dict[str, Any] | None = None  # the answer must match it (structured output)
+    reasoning_effort: str | None = None  # kimi-k3 only; None: the conversation's, else Kimi's
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,9 @@ class ChatAnswer:
     upstream_error: str | None = None  # what Kimi reported when it stopped the answer early
     cost: Cost | None = None  # estimated from usage; None with cost_note saying why
     cost_note: str | None = None
+    json_value: Any = None  # the answer parsed (json_mode or json_schema) and valid
+    json_error: str | None = None  # why json_value is None when JSON was asked for
+    cache_reset: bool = False  # reasoning_effort changed, so Kimi's prompt cache started over
 
     @property
     def truncated(self) -> bool:
@@ -103,11 +110,9 @@ class ChatService:
 
     async def ask(self, request: ChatRequest, on_progress: ProgressHook | None) -> ChatAnswer:
         deadline = anyio.current_time() + (request.deadline or self.default_deadline)
-        if request.json_mode and request.prefix:
-            raise InputError(
-                "json_mode and prefix cannot be combined (Kimi rejects partial mode with JSON "
-                "mode); drop one of them."
-            )
+        check_json_options(
+            json_mode=request.json_mode, json_schema=request.json_schema, prefix=request.prefix
+        )
         try:  # store first, then bill: nothing is sent to a store that cannot keep the answer
             await self.store.check()
         except StoreError as exc:
@@ -118,26 +123,33 @@ class ChatService:
             conversation = await self.store.load(request.conversation_id, owner=request.owner)
         model_id = request.model or (conversation.model if conversation else self.default_model)
         model = await self.catalogue.get(model_id, deadline=deadline)
+        effort = choose_effort(model.id, request.reasoning_effort, conversation)
+        format_fields(model.id, json_mode=request.json_mode, json_schema=request.json_schema)
+        if conversation is None:  # its id keys Kimi's prompt cache from the first call on
+            conversation = new_conversation(model.id, request.system, owner=request.owner)
+        conversation = replace(conversation, reasoning_effort=effort.effort)
         file_ids = await self._documents(request, conversation, deadline)
         documents = await self.documents.system_messages(file_ids, deadline=deadline)
         outcome, dropped = await self._in_slot(
             model, request, conversation, documents, deadline, on_progress
         )
         answer = (request.prefix or "") + outcome.content  # Kimi does not repeat the prefix
-        if conversation is None:
-            conversation = new_conversation(model.id, request.system, owner=request.owner)
         turns = [Turn("user", request.prompt)]
         if answer:  # Kimi rejects empty messages, so an empty partial answer is not kept
             turns.append(Turn("assistant", answer, outcome.reasoning or None))
         stored = await self._keep(conversation, turns, model.id, file_ids)
         result = self._result(outcome, answer, conversation.id, dropped, file_ids)
         estimate = await self.costs.charge(model.id, outcome.usage)
+        parsed = _parsed(request, result)
         return replace(
             result,
             stored=stored.ok,
             store_error=stored.error,
             cost=estimate.cost,
             cost_note=estimate.note,
+            json_value=parsed.value,
+            json_error=parsed.error,
+            cache_reset=effort.cache_reset,
         )
 
     async def _keep(
@@ -160,7 +172,7 @@ class ChatService:
         self,
         model: ModelInfo,
         request: ChatRequest,
-        conversation: Conversation | None,
+        conversation: Conversation,
         documents: list[dict[str, str]],
         deadline: float,
         on_progress: ProgressHook | None,
@@ -177,6 +189,9 @@ class ChatService:
                 thinking=request.thinking,
                 max_tokens=request.max_tokens,
                 json_mode=request.json_mode,
+                json_schema=request.json_schema,
+                reasoning_effort=conversation.reasoning_effort,
+                prompt_cache_key=conversation.id,
             )
             return await slot.stream(body, on_progress=on_progress), fitted.dropped_turns
 
@@ -272,6 +287,16 @@ class ChatService:
             file_ids=file_ids,
             upstream_error=outcome.error,
         )
+
+
+def _parsed(request: ChatRequest, result: ChatAnswer) -> ParsedAnswer:
+    if not (request.json_mode or request.json_schema is not None):
+        return ParsedAnswer()
+    return parse_answer(
+        result.answer,
+        request.json_schema,
+        cut=result.truncated_reason if result.truncated else None,
+    )
 
 
 def _message(turn: Turn) -> dict[str, Any]:

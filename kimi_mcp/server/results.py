@@ -2,7 +2,7 @@
 
 import re
 from dataclasses import asdict
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -83,6 +83,10 @@ class ChatResult(BaseModel):
     store_error: str | None = Field(description="Why the turn was not kept; null when stored.")
     cost: CostResult | None = Field(description="Estimated from usage; null: see cost_note.")
     cost_note: str | None = Field(description="Why cost is null.")
+    # Aliased: a field named `json` would shadow BaseModel.json.
+    json_value: Any = Field(alias="json", description="The parsed answer; null: see json_error.")
+    json_error: str | None = Field(description="Why json is null.")
+    cache_reset: bool = Field(description="Effort changed: Kimi's prompt cache restarted.")
 
     @classmethod
     def of(cls, answer: ChatAnswer) -> "ChatResult":
@@ -103,6 +107,9 @@ class ChatResult(BaseModel):
             store_error=answer.store_error,
             cost=CostResult.of(answer.cost) if answer.cost else None,
             cost_note=answer.cost_note,
+            json=answer.json_value,
+            json_error=answer.json_error,
+            cache_reset=answer.cache_reset,
         )
 
 
