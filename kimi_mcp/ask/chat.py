@@ -123,6 +123,7 @@ class ChatService:
             conversation = await self.store.load(request.conversation_id, owner=request.owner)
         model_id = request.model or (conversation.model if conversation else self.default_model)
         model = await self.catalogue.get(model_id, deadline=deadline)
+        # Refused here, before documents are uploaded, rather than when the body is built.
         effort = choose_effort(model.id, request.reasoning_effort, conversation)
         format_fields(model.id, json_mode=request.json_mode, json_schema=request.json_schema)
         if conversation is None:  # its id keys Kimi's prompt cache from the first call on
