@@ -1,6 +1,7 @@
 """Answers a program can parse (json_schema, json_mode), kimi-k3's reasoning_effort and Kimi's
 prompt cache, through ask_kimi against the emulator (issue 10)."""
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -125,14 +126,14 @@ async def test_reasoning_effort_is_sent_to_kimi_k3_without_thinking(
 
 @pytest.mark.parametrize("model", ["kimi-k2.6", "moonshot-v1-8k", "kimi-k2.7-code"])
 async def test_reasoning_effort_for_another_model_is_refused_naming_kimi_k3(
-    mcp_client: Client, emulator: Emulator, model: str
+    mcp_client: Client, emulator: Emulator, workdir: Path, model: str
 ) -> None:
-    message = error_text(
-        await mcp_client.call_tool(
-            "ask_kimi", {"prompt": "x", "model": model, "reasoning_effort": "high"}
-        )
-    )
-    assert model in message and "kimi-k3" in message and chats(emulator) == []
+    (workdir / "notes.txt").write_text("a document")
+    arguments = {"prompt": "x", "model": model, "reasoning_effort": "high", "files": ["notes.txt"]}
+    message = error_text(await mcp_client.call_tool("ask_kimi", arguments))
+    assert model in message and "kimi-k3" in message
+    # Refused before anything is sent: not even the document is uploaded.
+    assert [r.path for r in emulator.requests if r.method == "POST"] == []
 
 
 async def test_a_conversation_remembers_its_reasoning_effort(
