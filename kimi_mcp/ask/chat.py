@@ -2,11 +2,13 @@
 
 import logging
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import anyio
 
 from kimi_mcp.ask.catalogue import ModelCatalogue
 from kimi_mcp.ask.documents import DocumentService
+from kimi_mcp.ask.effort import choose_effort
 from kimi_mcp.ask.fitting import Fitted, Message, answer_room, fit
 from kimi_mcp.ask.images import (
     MAX_IMAGE_BYTES,
@@ -21,11 +23,12 @@ from kimi_mcp.ask.kimi_tools import NO_TOOLS, FormulaCatalogue, Toolbox, checked
 from kimi_mcp.ask.pricing import Cost
 from kimi_mcp.ask.sources import Source, cited_sources
 from kimi_mcp.ask.spending import CostMeter
+from kimi_mcp.ask.structured import ParsedAnswer, check_json_options, parse_answer
 from kimi_mcp.ask.token_counts import TokenCounter
 from kimi_mcp.ask.tool_loop import LoopResult, StepHook, ToolLoop, ToolRun, turn_message
 from kimi_mcp.errors import InputError, KimiError, StoreError
 from kimi_mcp.kimi.client import KimiClient, ProgressHook
-from kimi_mcp.kimi.rules import chat_body, thinks
+from kimi_mcp.kimi.rules import chat_body, format_fields, thinks
 from kimi_mcp.kimi.stream import ChatOutcome, TruncatedReason
 from kimi_mcp.kimi.types import ModelInfo, Usage
 from kimi_mcp.store.conversations import (
@@ -58,6 +61,8 @@ class ChatRequest:
     owner: str = DEFAULT_OWNER  # whose conversations this call may see and continue
     kimi_tools: tuple[str, ...] = ()  # Formula names (kimi-api.md 2.8) the model may call
     keep: bool = True  # False: a one-off question (web_search), kept in no conversation
+    json_schema: dict[str, Any] | None = None  # the answer must match it (structured output)
+    reasoning_effort: str | None = None  # kimi-k3 only; None: the conversation's, else Kimi's
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,9 @@ class ChatAnswer:
     sources: list[Source] = field(default_factory=list)  # the links the answer cites
     rounds: int = 0  # tool rounds run
     searches: int = 0  # web searches run (each charged)
+    json_value: Any = None  # the answer parsed (json_mode or json_schema) and valid
+    json_error: str | None = None  # why json_value is None when JSON was asked for
+    cache_reset: bool = False  # reasoning_effort changed, so Kimi's prompt cache started over
 
     @property
     def truncated(self) -> bool:
@@ -126,11 +134,9 @@ class ChatService:
         on_step: StepHook | None = None,
     ) -> ChatAnswer:
         deadline = anyio.current_time() + (request.deadline or self.default_deadline)
-        if request.json_mode and request.prefix:
-            raise InputError(
-                "json_mode and prefix cannot be combined (Kimi rejects partial mode with JSON "
-                "mode); drop one of them."
-            )
+        check_json_options(
+            json_mode=request.json_mode, json_schema=request.json_schema, prefix=request.prefix
+        )
         names = checked_tools(request.kimi_tools, self.tools.allowed)
         if request.keep:
             try:  # store first, then bill: nothing is sent to a store that cannot keep it
@@ -143,6 +149,12 @@ class ChatService:
             conversation = await self.store.load(request.conversation_id, owner=request.owner)
         model_id = request.model or (conversation.model if conversation else self.default_model)
         model = await self.catalogue.get(model_id, deadline=deadline)
+        # Refused here, before documents are uploaded, rather than when the body is built.
+        effort = choose_effort(model.id, request.reasoning_effort, conversation)
+        format_fields(model.id, json_mode=request.json_mode, json_schema=request.json_schema)
+        if conversation is None:  # its id keys Kimi's prompt cache from the first call on
+            conversation = new_conversation(model.id, request.system, owner=request.owner)
+        conversation = replace(conversation, reasoning_effort=effort.effort)
         file_ids = await self._documents(request, conversation, deadline)
         documents = await self.documents.system_messages(file_ids, deadline=deadline)
         toolbox = await self.tools.formulas.toolbox(names, deadline=deadline) if names else NO_TOOLS
@@ -152,8 +164,6 @@ class ChatService:
         )
         outcome = loop.outcome
         answer = (request.prefix or "") + outcome.content  # Kimi does not repeat the prefix
-        if conversation is None:
-            conversation = new_conversation(model.id, request.system, owner=request.owner)
         turns = [Turn("user", request.prompt), *loop.turns]
         if answer:  # Kimi rejects empty messages, so an empty partial answer is not kept
             turns.append(Turn("assistant", answer, outcome.reasoning or None))
@@ -162,6 +172,7 @@ class ChatService:
             stored = await self._keep(conversation, turns, model.id, file_ids)
         result = self._result(outcome, answer, conversation.id, dropped, file_ids)
         estimate = await self.costs.charge(model.id, outcome.usage, loop.searches)
+        parsed = _parsed(request, result)
         return replace(
             result,
             stored=stored.ok,
@@ -172,6 +183,9 @@ class ChatService:
             sources=cited_sources(answer),
             rounds=loop.rounds,
             searches=loop.searches,
+            json_value=parsed.value,
+            json_error=parsed.error,
+            cache_reset=effort.cache_reset,
         )
 
     async def _keep(
@@ -194,7 +208,7 @@ class ChatService:
         self,
         model: ModelInfo,
         request: ChatRequest,
-        conversation: Conversation | None,
+        conversation: Conversation,
         documents: list[dict[str, str]],
         toolbox: Toolbox,
         deadline: float,
@@ -213,6 +227,9 @@ class ChatService:
                 thinking=request.thinking,
                 max_tokens=request.max_tokens,
                 json_mode=request.json_mode,
+                json_schema=request.json_schema,
+                reasoning_effort=conversation.reasoning_effort,
+                prompt_cache_key=conversation.id,
             )
             loop = ToolLoop(
                 self.client,
@@ -327,3 +344,13 @@ class Hooks:
 
     progress: ProgressHook | None
     step: StepHook | None
+
+
+def _parsed(request: ChatRequest, result: ChatAnswer) -> ParsedAnswer:
+    if not (request.json_mode or request.json_schema is not None):
+        return ParsedAnswer()
+    return parse_answer(
+        result.answer,
+        request.json_schema,
+        cut=result.truncated_reason if result.truncated else None,
+    )

@@ -19,17 +19,20 @@ class ModelRules:
     sends_thinking_field: bool  # kimi-k2.x takes {"thinking": {"type": ...}}
     fixed_sampling: bool  # temperature, top_p, n and penalties must not be sent
     reasoning_effort: bool  # kimi-k3 only
+    json_schema: bool  # response_format json_schema (structured output): kimi-k2.5 and newer
+    prompt_cache_key: bool  # the 2026 field that keys Kimi's prompt cache to a session
 
 
 _FAMILIES: tuple[tuple[str, ModelRules], ...] = (
-    ("kimi-k2.7-code", ModelRules("always", True, True, False)),
-    ("kimi-k2.5", ModelRules("switch", True, True, False)),
-    ("kimi-k2.6", ModelRules("switch", True, True, False)),
-    ("kimi-k3", ModelRules("always", False, True, True)),
-    ("moonshot-v1", ModelRules("never", False, False, False)),
+    ("kimi-k2.7-code", ModelRules("always", True, True, False, True, True)),
+    ("kimi-k2.5", ModelRules("switch", True, True, False, True, True)),
+    ("kimi-k2.6", ModelRules("switch", True, True, False, True, True)),
+    ("kimi-k3", ModelRules("always", False, True, True, True, True)),
+    ("moonshot-v1", ModelRules("never", False, False, False, False, False)),
 )
 # An unknown id gets no optional field the table cannot vouch for.
-_UNKNOWN = ModelRules("unknown", False, True, False)
+_UNKNOWN = ModelRules("unknown", False, True, False, False, False)
+EFFORT_MODEL = "kimi-k3"  # the family that takes reasoning_effort, named in refusals
 
 
 def rules_for(model_id: str) -> ModelRules:
@@ -74,6 +77,34 @@ def thinks(model: ModelInfo, thinking: bool | None) -> bool:
     return rules.thinking == "always"
 
 
+def effort_fields(model_id: str, effort: str | None) -> dict[str, Any]:
+    """`reasoning_effort` for kimi-k3 (never with `thinking`: k3 takes none), else an InputError."""
+    if effort is None:
+        return {}
+    if not rules_for(model_id).reasoning_effort:
+        raise InputError(
+            f"{model_id} does not take reasoning_effort: only {EFFORT_MODEL} does. Omit "
+            f"reasoning_effort, or ask model {EFFORT_MODEL}."
+        )
+    return {"reasoning_effort": effort}
+
+
+def format_fields(
+    model_id: str, *, json_mode: bool, json_schema: dict[str, Any] | None
+) -> dict[str, Any]:
+    """`response_format` for JSON mode or a JSON Schema (named "answer"), or an InputError."""
+    if json_schema is None:
+        return {"response_format": {"type": "json_object"}} if json_mode else {}
+    if not rules_for(model_id).json_schema:
+        raise InputError(
+            f"{model_id} does not take json_schema (structured output is for kimi-k2.5 and "
+            "newer). Use json_mode for a JSON object without a schema, or a model that takes "
+            "json_schema, such as kimi-k2.6 or kimi-k3. Nothing was sent."
+        )
+    schema = {"name": "answer", "schema": json_schema, "strict": True}
+    return {"response_format": {"type": "json_schema", "json_schema": schema}}
+
+
 def chat_body(
     model: ModelInfo,
     messages: list[dict[str, Any]],
@@ -81,12 +112,20 @@ def chat_body(
     thinking: bool | None,
     max_tokens: int | None,
     json_mode: bool,
+    json_schema: dict[str, Any] | None = None,
+    reasoning_effort: str | None = None,
+    prompt_cache_key: str | None = None,
 ) -> dict[str, Any]:
-    """A chat completions body that Kimi accepts for this model (never fixed sampling fields)."""
+    """A chat completions body that Kimi accepts for this model (never fixed sampling fields).
+
+    `prompt_cache_key` is sent only to models the table vouches for; elsewhere it is dropped,
+    since Kimi's automatic prefix cache works without it."""
     body: dict[str, Any] = {"model": model.id, "messages": messages, "stream": True}
     body.update(thinking_fields(model, thinking))
+    body.update(effort_fields(model.id, reasoning_effort))
     if max_tokens is not None:
         body["max_completion_tokens"] = max_tokens
-    if json_mode:
-        body["response_format"] = {"type": "json_object"}
+    body.update(format_fields(model.id, json_mode=json_mode, json_schema=json_schema))
+    if prompt_cache_key is not None and rules_for(model.id).prompt_cache_key:
+        body["prompt_cache_key"] = prompt_cache_key
     return body

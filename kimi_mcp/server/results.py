@@ -120,6 +120,10 @@ class ChatResult(BaseModel):
     tool_calls: list[ToolCallResult] = Field(description="Calls of kimi_tools, in order.")
     sources: list[SourceResult] = Field(description="Links the answer cites, each once.")
     rounds: int = Field(description="Tool-call rounds run.")
+    # Aliased: a field named `json` would shadow BaseModel.json.
+    json_value: Any = Field(alias="json", description="The parsed answer; null: see json_error.")
+    json_error: str | None = Field(description="Why json is null.")
+    cache_reset: bool = Field(description="Effort changed: Kimi's prompt cache restarted.")
 
     @classmethod
     def of(cls, answer: ChatAnswer) -> "ChatResult":
@@ -143,6 +147,9 @@ class ChatResult(BaseModel):
             tool_calls=[ToolCallResult.of(run) for run in answer.tool_calls],
             sources=SourceResult.all_of(answer.sources),
             rounds=answer.rounds,
+            json=answer.json_value,
+            json_error=answer.json_error,
+            cache_reset=answer.cache_reset,
         )
 
 

@@ -4,7 +4,7 @@ Conversation tools live in `conversation_tools`; `build` registers them all.
 """
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
@@ -84,6 +84,14 @@ async def ask_kimi(
         Field(ge=1, le=1_048_576, description="Cap on answer tokens, thinking included."),
     ] = None,
     json_mode: Annotated[bool, Field(description="Ask for a JSON object answer.")] = False,
+    json_schema: Annotated[
+        dict[str, Any] | None,
+        Field(description="JSON Schema the answer must match (kimi-k2.5+)."),
+    ] = None,
+    reasoning_effort: Annotated[
+        Literal["low", "high", "max"] | None,
+        Field(description="kimi-k3 only; kept per conversation."),
+    ] = None,
     prefix: Annotated[
         str | None, Field(min_length=1, description="Start of the answer for Kimi to continue.")
     ] = None,
@@ -129,6 +137,8 @@ async def ask_kimi(
         images,
         owner=current_owner(),
         kimi_tools=kimi_tools,
+        json_schema=json_schema,
+        reasoning_effort=reasoning_effort,
     )
 
     async def send(progress: float, message: str) -> None:

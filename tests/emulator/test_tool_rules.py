@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from jsonschema import Draft202012Validator
 
 from kimi_mcp.emulator import Emulator
 from kimi_mcp.emulator.formulas import TOOLS

@@ -90,3 +90,59 @@ def test_whether_a_request_makes_the_model_think(
     model_id: str, thinking: bool | None, reasoning: bool, expected: bool
 ) -> None:
     assert thinks(model(model_id, reasoning), thinking) is expected
+
+
+# Issue 10: structured output, kimi-k3's effort and the prompt cache key ---------------------------
+
+SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}}}
+
+
+def issue10_body(model_id: str, **fields: object) -> dict[str, object]:
+    return chat_body(
+        model(model_id),
+        [{"role": "user", "content": "hi"}],
+        thinking=None,
+        max_tokens=None,
+        json_mode=False,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("model_id", ["kimi-k2.5", "kimi-k2.6", "kimi-k2.7-code", "kimi-k3"])
+def test_json_schema_goes_to_models_that_take_it_as_structured_output(model_id: str) -> None:
+    sent = issue10_body(model_id, json_schema=SCHEMA)
+    assert sent["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "answer", "schema": SCHEMA, "strict": True},
+    }
+
+
+@pytest.mark.parametrize("model_id", ["moonshot-v1-8k", "some-new-model"])
+def test_json_schema_to_a_model_that_does_not_take_it_is_refused(model_id: str) -> None:
+    with pytest.raises(InputError, match="does not take json_schema") as caught:
+        issue10_body(model_id, json_schema=SCHEMA)
+    assert "json_mode" in str(caught.value) and model_id in str(caught.value)
+
+
+def test_reasoning_effort_goes_to_kimi_k3_alone_and_never_with_thinking() -> None:
+    sent = issue10_body("kimi-k3", reasoning_effort="max")
+    assert sent["reasoning_effort"] == "max" and "thinking" not in sent
+    for other in ("kimi-k2.6", "kimi-k2.7-code", "moonshot-v1-8k", "some-new-model"):
+        with pytest.raises(InputError, match=f"{other} does not take reasoning_effort.*kimi-k3"):
+            issue10_body(other, reasoning_effort="max")
+
+
+@pytest.mark.parametrize(
+    ("model_id", "sent"),
+    [
+        ("kimi-k2.5", True),
+        ("kimi-k2.6", True),
+        ("kimi-k2.7-code-highspeed", True),
+        ("kimi-k3", True),
+        ("moonshot-v1-8k", False),
+        ("some-new-model", False),
+    ],
+)
+def test_prompt_cache_key_only_where_the_table_vouches_for_it(model_id: str, sent: bool) -> None:
+    body = issue10_body(model_id, prompt_cache_key="conv_1")
+    assert body.get("prompt_cache_key") == ("conv_1" if sent else None)

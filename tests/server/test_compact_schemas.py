@@ -4,7 +4,7 @@ the same schemas in less of the host model's context."""
 import json
 from typing import Any
 
-import jsonschema  # type: ignore[import-untyped]
+import jsonschema
 import pytest
 from mcp import Client
 

@@ -1,0 +1,31 @@
+"""The links an answer cites: Markdown links and bare URLs, each once, in order."""
+
+from kimi_mcp.ask.sources import MAX_SOURCES, Source, cited_sources
+
+
+def test_markdown_links_and_bare_urls_each_once_in_order() -> None:
+    answer = (
+        "Kimi K2 is open ([Moonshot blog](https://moonshot.ai/k2)); see https://github.com/k2. "
+        "Also [again](https://moonshot.ai/k2) and https://github.com/k2, twice."
+    )
+    assert cited_sources(answer) == [
+        Source("https://moonshot.ai/k2", "Moonshot blog"),
+        Source("https://github.com/k2", None),
+    ]
+
+
+def test_a_later_title_names_a_url_first_cited_bare() -> None:
+    answer = "See https://a.example/x. More in [the A page](https://a.example/x)."
+    assert cited_sources(answer) == [Source("https://a.example/x", "the A page")]
+
+
+def test_sentence_punctuation_is_not_part_of_a_url() -> None:
+    answer = "Read https://a.example/p, then https://b.example/q. Or https://c.example/r!"
+    urls = [s.url for s in cited_sources(answer)]
+    assert urls == ["https://a.example/p", "https://b.example/q", "https://c.example/r"]
+
+
+def test_no_link_no_source_and_the_count_is_bounded() -> None:
+    assert cited_sources("No links here, only http:// alone.") == []
+    many = " ".join(f"https://e.example/{i}" for i in range(MAX_SOURCES + 10))
+    assert len(cited_sources(many)) == MAX_SOURCES
