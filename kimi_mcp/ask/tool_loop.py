@@ -67,7 +67,12 @@ class ToolLoop:
         messages: list[dict[str, Any]] = list(body["messages"])
         result: LoopResult | None = None
         while True:
-            outcome = await self.slot.stream({**body, "messages": messages}, **self._hooks())
+            try:
+                outcome = await self.slot.stream({**body, "messages": messages}, **self._hooks())
+            except KimiError as exc:
+                if result is None:  # nothing was billed yet: the ask fails as any would
+                    raise
+                return _failed_round(result, exc)
             result = _added(result, outcome)
             if not _wants_tools(outcome):
                 return result
@@ -133,6 +138,9 @@ class ToolLoop:
         parsed = _arguments(arguments)
         if formula is None:  # the model called a function nobody declared
             return _failed(name, None, parsed, f"there is no tool named '{name}'")
+        if parsed is None:  # Kimi refuses such a fiber (400): the model hears it at once
+            why = "its arguments are not a JSON object; call it again with JSON object arguments"
+            return _failed(name, formula, None, why)
         try:  # a deadline that passes here is seen by the round, which then ends the loop
             fiber = await self.client.run_fiber(
                 formula, name, arguments, deadline=self.slot.deadline
@@ -172,6 +180,23 @@ def _added(so_far: LoopResult | None, outcome: ChatOutcome) -> LoopResult:
         return LoopResult(outcome)
     so_far.outcome = replace(outcome, usage=_sum(so_far.outcome.usage, outcome.usage))
     return so_far
+
+
+def _failed_round(result: LoopResult, exc: KimiError) -> LoopResult:
+    """Earlier rounds were billed and their tools ran: a round Kimi then refuses returns them
+    (kept in the conversation, so asking again goes on from their results) with Kimi's error.
+    The last answer's text was the tool-call turn's, which the kept rounds hold already."""
+    log.info("tool round %d failed: %s", result.rounds + 1, exc)
+    result.outcome = replace(
+        result.outcome,
+        content="",
+        reasoning="",
+        finish_reason=None,
+        tool_calls=[],
+        truncated_reason="stream_cut",
+        error=str(exc),
+    )
+    return result
 
 
 def _sum(a: Usage | None, b: Usage | None) -> Usage | None:
