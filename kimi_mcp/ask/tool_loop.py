@@ -28,6 +28,9 @@ SHOWN_ARGUMENT = 120  # characters of a query or URL quoted in a progress messag
 ERROR_CHARS = 2000  # of a failure's text given back to the model
 FIBERS_AT_ONCE = 4  # a round's calls run concurrently, this many at a time
 MAX_CALLS_PER_ROUND = 32  # more is a model gone astray: the rest get an error, not a fiber
+# Characters of one tool result sent back: a fiber may answer up to 16 MiB, and a whole page
+# in the next prompt makes Kimi refuse it as too long (a 256K-token window holds about 1 MB).
+MAX_RESULT_CHARS = 200_000
 
 
 @dataclass(frozen=True)
@@ -149,9 +152,19 @@ class ToolLoop:
             return _failed(name, formula, parsed, str(exc))
         if not fiber.succeeded:
             return _failed(name, formula, parsed, fiber.failure)
+        searched = formula.startswith("moonshot/web-search:")
+        result = fiber.result
+        if len(result) > MAX_RESULT_CHARS and fiber.context.encrypted_output:
+            # Cut, it could not be decrypted: the search ran (and is charged) but cannot be read.
+            why = f"the result ({len(result)} characters) is too large to read; ask for less"
+            text, run, _ = _failed(name, formula, parsed, why)
+            return text, run, searched
+        if len(result) > MAX_RESULT_CHARS:
+            left_out = len(result) - MAX_RESULT_CHARS
+            result = f"{result[:MAX_RESULT_CHARS]}\n[kimi-mcp: {left_out} characters were left out]"
         run = ToolRun(name, formula, parsed, "ok")
         # Kimi refuses an empty message, and an empty result is still an answer to the call.
-        return fiber.result or "(no output)", run, formula.startswith("moonshot/web-search:")
+        return result or "(no output)", run, searched
 
 
 def _failed(

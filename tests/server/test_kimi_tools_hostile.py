@@ -125,3 +125,35 @@ async def test_a_later_round_that_fails_keeps_the_billed_rounds(
     sent = chats(emulator)[-1].json["messages"]
     assert [m["role"] for m in sent] == ["user", "assistant", "tool", "user"]
     assert again["answer"] and not again["truncated"]
+
+
+async def test_a_huge_tool_result_is_cut_to_fit_the_next_prompt(
+    mcp_client: Client, emulator: Emulator
+) -> None:
+    """A 2 MB page (kimi-k2.6's window is 262,144 tokens) went whole into the next request,
+    which Kimi refuses as too long: the result is cut, and the model is told so."""
+    fiber = {"id": "fiber-1", "status": "succeeded", "context": {"output": "x" * 2_000_000}}
+    emulator.inject(Fault("raw", path=FETCH_FIBERS, status=200, body=json.dumps(fiber)))
+    result = await _ask(mcp_client)
+    assert result["tool_calls"][0]["status"] == "ok" and result["upstream_error"] is None
+    sent = chats(emulator)[1].json["messages"][-1]["content"]
+    assert len(sent) < 300_000 and sent.endswith("characters were left out]")
+
+
+async def test_a_huge_encrypted_search_result_is_an_error_call_still_charged(
+    mcp_client: Client, emulator: Emulator
+) -> None:
+    """An encrypted result cannot be cut (it would not decrypt): the model hears the search
+    was too large, and the search, which ran, is charged."""
+    envelope = (
+        "----MOONSHOT ENCRYPTED BEGIN----" + "A" * 2_000_000 + "----MOONSHOT ENCRYPTED END----"
+    )
+    fiber = {"id": "fiber-1", "status": "succeeded", "context": {"encrypted_output": envelope}}
+    path = "/v1/formulas/moonshot/web-search:latest/fibers"
+    emulator.inject(Fault("raw", path=path, status=200, body=json.dumps(fiber)))
+    arguments = {"prompt": "search for moons", "kimi_tools": ["web-search"]}
+    result = ok(await mcp_client.call_tool("ask_kimi", arguments))
+    (call,) = result["tool_calls"]
+    assert call["status"] == "error" and "too large" in call["error"]
+    assert result["cost"]["breakdown"]["tools"] == pytest.approx(0.005)
+    assert chats(emulator)[1].json["messages"][-1]["content"].startswith("Error: ")
