@@ -157,3 +157,20 @@ async def test_a_huge_encrypted_search_result_is_an_error_call_still_charged(
     assert call["status"] == "error" and "too large" in call["error"]
     assert result["cost"]["breakdown"]["tools"] == pytest.approx(0.005)
     assert chats(emulator)[1].json["messages"][-1]["content"].startswith("Error: ")
+
+
+async def test_a_round_of_many_calls_is_a_short_progress_step(
+    mcp_client: Client, emulator: Emulator
+) -> None:
+    """Every call of a round was named in one progress message, repeated in every beat."""
+    said: list[str] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        said.append(message or "")
+
+    emulator.inject(_tool_turn(*(_call(i, f"fetch:{i}") for i in range(40))))
+    arguments = {"prompt": "fetch https://example.org/a", "kimi_tools": ["fetch"]}
+    await mcp_client.call_tool("ask_kimi", arguments, progress_callback=on_progress)
+    steps = [m for m in said if m.startswith("fetching ")]
+    assert steps and max(len(m) for m in steps) < 520, max(map(len, steps))
+    assert steps[0].startswith("fetching https://example.org/a; fetching")
