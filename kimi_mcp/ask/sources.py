@@ -5,8 +5,15 @@ import re
 from dataclasses import dataclass
 
 # A Markdown link [title](url), or a bare URL; a URL ends before whitespace, a closing bracket
-# or quote, and trailing punctuation that ends a sentence is not part of it.
-_LINK = re.compile(r"\[([^\]\n]{0,300})\]\((https?://[^\s)]+)\)|(https?://[^\s<>()\[\]\"'`]+)")
+# or quote, and trailing punctuation that ends a sentence is not part of it. Parentheses in a
+# URL are kept when balanced (Wikipedia's `Io_(moon)`). No part can match the same text two
+# ways and a title holds no `[`, so a hostile answer (megabytes of `[`) is read in linear time.
+_IN_LINK = r"[^\s()]"
+_IN_BARE = r"[^\s<>()\[\]\"'`]"
+_LINK = re.compile(
+    rf"\[([^\[\]\n]{{0,300}})\]\((https?://(?:{_IN_LINK}|\({_IN_LINK}*\))+)\)"
+    rf"|(https?://(?:{_IN_BARE}|\({_IN_BARE}*\))+)"
+)
 _TRAILING = ".,;:!?*_'\""
 MAX_SOURCES = 50
 

@@ -28,6 +28,9 @@ SHOWN_ARGUMENT = 120  # characters of a query or URL quoted in a progress messag
 ERROR_CHARS = 2000  # of a failure's text given back to the model
 FIBERS_AT_ONCE = 4  # a round's calls run concurrently, this many at a time
 MAX_CALLS_PER_ROUND = 32  # more is a model gone astray: the rest get an error, not a fiber
+# Characters of one tool result sent back: a fiber may answer up to 16 MiB, and a whole page
+# in the next prompt makes Kimi refuse it as too long (a 256K-token window holds about 1 MB).
+MAX_RESULT_CHARS = 200_000
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,12 @@ class ToolLoop:
         messages: list[dict[str, Any]] = list(body["messages"])
         result: LoopResult | None = None
         while True:
-            outcome = await self.slot.stream({**body, "messages": messages}, **self._hooks())
+            try:
+                outcome = await self.slot.stream({**body, "messages": messages}, **self._hooks())
+            except KimiError as exc:
+                if result is None:  # nothing was billed yet: the ask fails as any would
+                    raise
+                return _failed_round(result, exc)
             result = _added(result, outcome)
             if not _wants_tools(outcome):
                 return result
@@ -133,6 +141,9 @@ class ToolLoop:
         parsed = _arguments(arguments)
         if formula is None:  # the model called a function nobody declared
             return _failed(name, None, parsed, f"there is no tool named '{name}'")
+        if parsed is None:  # Kimi refuses such a fiber (400): the model hears it at once
+            why = "its arguments are not a JSON object; call it again with JSON object arguments"
+            return _failed(name, formula, None, why)
         try:  # a deadline that passes here is seen by the round, which then ends the loop
             fiber = await self.client.run_fiber(
                 formula, name, arguments, deadline=self.slot.deadline
@@ -141,9 +152,19 @@ class ToolLoop:
             return _failed(name, formula, parsed, str(exc))
         if not fiber.succeeded:
             return _failed(name, formula, parsed, fiber.failure)
+        searched = formula.startswith("moonshot/web-search:")
+        result = fiber.result
+        if len(result) > MAX_RESULT_CHARS and fiber.context.encrypted_output:
+            # Cut, it could not be decrypted: the search ran (and is charged) but cannot be read.
+            why = f"the result ({len(result)} characters) is too large to read; ask for less"
+            text, run, _ = _failed(name, formula, parsed, why)
+            return text, run, searched
+        if len(result) > MAX_RESULT_CHARS:
+            left_out = len(result) - MAX_RESULT_CHARS
+            result = f"{result[:MAX_RESULT_CHARS]}\n[kimi-mcp: {left_out} characters were left out]"
         run = ToolRun(name, formula, parsed, "ok")
         # Kimi refuses an empty message, and an empty result is still an answer to the call.
-        return fiber.result or "(no output)", run, formula.startswith("moonshot/web-search:")
+        return result or "(no output)", run, searched
 
 
 def _failed(
@@ -172,6 +193,23 @@ def _added(so_far: LoopResult | None, outcome: ChatOutcome) -> LoopResult:
         return LoopResult(outcome)
     so_far.outcome = replace(outcome, usage=_sum(so_far.outcome.usage, outcome.usage))
     return so_far
+
+
+def _failed_round(result: LoopResult, exc: KimiError) -> LoopResult:
+    """Earlier rounds were billed and their tools ran: a round Kimi then refuses returns them
+    (kept in the conversation, so asking again goes on from their results) with Kimi's error.
+    The last answer's text was the tool-call turn's, which the kept rounds hold already."""
+    log.info("tool round %d failed: %s", result.rounds + 1, exc)
+    result.outcome = replace(
+        result.outcome,
+        content="",
+        reasoning="",
+        finish_reason=None,
+        tool_calls=[],
+        truncated_reason="stream_cut",
+        error=str(exc),
+    )
+    return result
 
 
 def _sum(a: Usage | None, b: Usage | None) -> Usage | None:

@@ -81,7 +81,11 @@ def _fit(text: str, budget: int) -> tuple[str, int]:
 
 
 def dumps(data: Any) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # a lone surrogate a client sent back: escaped, as JSON allows
+        return json.dumps(data, separators=(",", ":")).encode()
 
 
 def _head(cid: str, kind: str, model: str) -> dict[str, Any]:

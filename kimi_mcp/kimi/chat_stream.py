@@ -19,7 +19,7 @@ from kimi_mcp.errors import (
 from kimi_mcp.kimi.connection import Connection
 from kimi_mcp.kimi.retries import Retries, not_sent
 from kimi_mcp.kimi.stream import ChatOutcome, StreamState, TruncatedReason
-from kimi_mcp.kimi.upstream import ProgressHook, read_capped, read_events
+from kimi_mcp.kimi.upstream import ProgressHook, json_content, read_capped, read_events
 
 CHAT_PATH = "/chat/completions"
 
@@ -114,7 +114,7 @@ class ChatStreamer:
     ) -> TruncatedReason | None:
         connection = self._connection
         try:
-            async with http.stream("POST", CHAT_PATH, json=body) as response:
+            async with http.stream("POST", CHAT_PATH, **json_content(body)) as response:
                 if not response.is_success:
                     error_body = await read_capped(response)
                     raise connection.status_error(

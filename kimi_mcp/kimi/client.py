@@ -4,11 +4,12 @@ The mechanics live beside it: `connection` sends a request with retries, `chat_s
 chat; both raise only KimiError subclasses, with the key redacted.
 """
 
+import json
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
 
 import httpx2
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr
 
 from kimi_mcp.errors import ResponseValidationError
 from kimi_mcp.kimi.chat_stream import ChatSlot, ChatStreamer
@@ -152,8 +153,10 @@ class KimiClient:
 
 def _parse(model: type[ModelT], response: httpx2.Response) -> ModelT:
     try:
-        return model.model_validate_json(response.content)
-    except ValidationError:
+        # json.loads, not model_validate_json: pydantic's parser refuses a lone surrogate escape
+        # (`\\ud800`), which is valid JSON and which a fiber's echo of a model's arguments holds.
+        return model.model_validate(json.loads(response.content))
+    except (ValueError, RecursionError):  # ValidationError is a ValueError
         raise ResponseValidationError(
             f"Unexpected response from Kimi (status {response.status_code}) to "
             f"{response.request.url.path}: not the documented shape; the API may have changed "

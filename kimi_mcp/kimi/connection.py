@@ -18,7 +18,7 @@ from kimi_mcp.errors import (
 )
 from kimi_mcp.kimi.policy import error_from_response, may_have_run
 from kimi_mcp.kimi.retries import Retries, may_have_acted
-from kimi_mcp.kimi.upstream import LIMITS, connection_error, read_capped, timeouts
+from kimi_mcp.kimi.upstream import LIMITS, connection_error, json_content, read_capped, timeouts
 
 _HEADER_SAFE = re.compile(r"[!-~]+")  # printable ASCII, no space: a key is one word
 
@@ -99,6 +99,8 @@ class Connection:
         """
         http = self.http
         retries = self.retries(deadline)
+        if "json" in kwargs:  # encoded here: httpx2 fails on a lone surrogate Kimi sent us
+            kwargs |= json_content(kwargs.pop("json"))
         while True:
             try:
                 with anyio.fail_after(max(0.0, deadline - anyio.current_time())):

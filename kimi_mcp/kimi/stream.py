@@ -2,6 +2,7 @@
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -164,6 +165,10 @@ class StreamState:
     def outcome(self, cut: TruncatedReason | None = None, error: str | None = None) -> ChatOutcome:
         """The result so far; `cut` names why reading stopped early, if it did, and `error`
         what Kimi reported then."""
+        calls = [self.calls[index].message() for index in sorted(self.calls)]
+        unusable = _unanswerable(calls)
+        if unusable and cut is None and self.done:  # its calls cannot be run nor answered
+            cut, error = "upstream_malformed", str(malformed(unusable))
         return ChatOutcome(
             model=self.model,
             content=joined(self.content_parts),
@@ -172,7 +177,7 @@ class StreamState:
             usage=self.usage,
             truncated_reason=cut or self._natural_truncation(),
             error=error,
-            tool_calls=[self.calls[index].message() for index in sorted(self.calls)],
+            tool_calls=calls,
         )
 
     def _natural_truncation(self) -> TruncatedReason | None:
@@ -197,6 +202,16 @@ class CallParts:
         """The call as Kimi wants it back in the assistant message (arguments unchanged)."""
         function = {"name": self.name, "arguments": joined(self.arguments)}
         return {"id": self.id, "type": "function", "function": function}
+
+
+def _unanswerable(calls: list[dict[str, Any]]) -> str | None:
+    """Why Kimi could not pair tool messages with these calls, if it could not: each tool
+    message names its call by id, so an id must be there and unique (kimi-api.md 2.8)."""
+    ids = Counter(str(call["id"]) for call in calls)
+    if "" in ids:
+        return "a tool call without an id"
+    repeated = next((call_id for call_id, seen in ids.items() if seen > 1), None)
+    return None if repeated is None else f"two tool calls with the id {repeated[:60]!r}"
 
 
 def malformed(what: str) -> UpstreamMalformedError:

@@ -1,7 +1,9 @@
 """HTTP mechanics under KimiClient: phase timeouts, pool limits, size-capped bodies, SSE lines."""
 
+import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import anyio
 import httpx2
@@ -30,6 +32,19 @@ def timeouts(read: float) -> httpx2.Timeout:
     return httpx2.Timeout(
         connect=CONNECT_TIMEOUT, read=read, write=WRITE_TIMEOUT, pool=POOL_TIMEOUT
     )
+
+
+def json_content(body: Any) -> dict[str, Any]:
+    """`body` as the `content` and headers of a JSON request, UTF-8 as httpx2's `json=` sends
+    it. Kimi's own JSON may hold a lone surrogate escape (a tool call id, its arguments, an
+    answer) that goes back in the next request; UTF-8 cannot carry it, so such a body is sent
+    with its `\\udXXX` escapes, exactly as Kimi wrote them, instead of failing to encode."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    try:
+        encoded = text.encode("utf-8")
+    except UnicodeEncodeError:
+        encoded = json.dumps(body, separators=(",", ":"), allow_nan=False).encode("ascii")
+    return {"content": encoded, "headers": {"Content-Type": "application/json"}}
 
 
 def connection_error(

@@ -12,12 +12,14 @@ from typing import Any
 import anyio
 
 from kimi_mcp.kimi.stream import StreamState
+from kimi_mcp.server.results import wire_safe
 
 log = logging.getLogger(__name__)
 
 MIN_INTERVAL = 0.5
 # Contract: a beat at least every 2 s; 1.5 s leaves room for scheduling and transport delay.
 MAX_INTERVAL = 1.5
+MAX_STEP_CHARS = 500  # of a step's text: a round of a thousand calls is not a 100 KB beat
 
 SendProgress = Callable[[float, str], Awaitable[None]]
 
@@ -48,7 +50,10 @@ class ProgressReporter:
     async def step(self, what: str) -> None:
         """A step of the tool loop starts (a search, a fetch, code): said at once, and in
         every beat until the next round streams."""
-        self._step, self._state = what, None
+        if len(what) > MAX_STEP_CHARS:
+            what = what[: MAX_STEP_CHARS - 3] + "..."
+        # It quotes what the model wrote: a lone surrogate there would stop the stdio writer.
+        self._step, self._state = wire_safe(what), None
         await self._emit()
 
     async def _emit(self) -> None:

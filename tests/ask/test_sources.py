@@ -1,4 +1,5 @@
-"""The links an answer cites: Markdown links and bare URLs, each once, in order."""
+"""The links an answer cites: Markdown links and bare URLs, each once, in order, read from hostile
+answers too (the time a hostile answer takes is in tests/benchmarks/bench_sources.py)."""
 
 from kimi_mcp.ask.sources import MAX_SOURCES, Source, cited_sources
 
@@ -29,3 +30,21 @@ def test_no_link_no_source_and_the_count_is_bounded() -> None:
     assert cited_sources("No links here, only http:// alone.") == []
     many = " ".join(f"https://e.example/{i}" for i in range(MAX_SOURCES + 10))
     assert len(cited_sources(many)) == MAX_SOURCES
+
+
+def test_links_with_parentheses_are_cited_whole() -> None:
+    """Wikipedia's disambiguated pages end in `_(...)`: cut at the `(`, the link is broken."""
+    answer = (
+        "See [Mercury](https://en.wikipedia.org/wiki/Mercury_(planet)) and "
+        "https://en.wikipedia.org/wiki/Io_(moon). (More at https://example.org/a.)"
+    )
+    assert cited_sources(answer) == [
+        Source("https://en.wikipedia.org/wiki/Mercury_(planet)", "Mercury"),
+        Source("https://en.wikipedia.org/wiki/Io_(moon)", None),
+        Source("https://example.org/a", None),
+    ]
+
+
+def test_script_and_data_links_are_never_sources() -> None:
+    answer = "[a](javascript:alert(1)) [b](data:text/html,hi) <https://example.org/ok>"
+    assert cited_sources(answer) == [Source("https://example.org/ok", None)]
