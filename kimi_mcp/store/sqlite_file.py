@@ -12,6 +12,7 @@ import re
 import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -140,7 +141,7 @@ class SqliteFile:
             connection.execute("PRAGMA foreign_keys = ON")
             # WAL with synchronous=NORMAL: a commit does not wait for an fsync (~ms each), and a
             # crash can lose at most the last turn, never corrupt the file.
-            connection.execute("PRAGMA journal_mode = WAL")
+            _use_wal(connection)
             connection.execute("PRAGMA synchronous = NORMAL")
             self._set_up(connection)
         except BaseException:
@@ -204,10 +205,39 @@ class SqliteFile:
             raise
 
 
+WAL_SWITCH_SECONDS = 10.0  # as long as the busy timeout of every other statement
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switch the file to WAL. SQLite answers "locked" at once, without waiting, when another
+    connection holds the file at that moment (two processes opening a new store together), so
+    the switch is tried again for a bounded time, as the busy timeout would for a statement."""
+    give_up, pause = time.monotonic() + WAL_SWITCH_SECONDS, 0.002
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > give_up:
+                raise
+        time.sleep(pause)  # a worker thread's wait (sqlite3 is blocking), not the event loop
+        pause = min(pause * 2, 0.1)
+
+
 def _header(db: sqlite3.Connection) -> tuple[int, int, frozenset[str]]:
-    (application_id,) = db.execute("PRAGMA application_id").fetchone()
-    (version,) = db.execute("PRAGMA user_version").fetchone()
-    rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    """The mark, the version and the tables, read from one snapshot: read one by one, another
+    process setting up a fresh file could commit between them (a version without its mark
+    looked like another program's database)."""
+    began = not db.in_transaction
+    if began:
+        db.execute("BEGIN")
+    try:
+        (application_id,) = db.execute("PRAGMA application_id").fetchone()
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+        rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    finally:
+        if began:
+            db.execute("COMMIT")
     tables = frozenset(name for (name,) in rows if not name.startswith("sqlite_"))
     return int(application_id), int(version), tables
 

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
+import anyio
 import pytest
 
 from kimi_mcp.errors import StoreError
@@ -207,3 +208,27 @@ async def test_a_new_store_file_is_owner_only_and_marked(tmp_path: Path) -> None
         await store.aclose()
     assert path.stat().st_mode & 0o777 == 0o600
     await _use_conversations(path)  # ours: opened again without complaint
+
+
+async def test_stores_opening_one_fresh_file_at_once_all_take_it_as_theirs(tmp_path: Path) -> None:
+    """Several processes (here: connections on threads) setting up one new file at once: each
+    must see either an empty file or a marked one, never another program's database."""
+    refused: list[str] = []
+    for attempt in range(40):
+        path = tmp_path / f"fresh-{attempt}.sqlite3"
+        stores = [SqliteConversationStore(path) for _ in range(6)]
+
+        async def check(store: SqliteConversationStore) -> None:
+            try:
+                await store.check()
+            except StoreError as exc:
+                refused.append(str(exc))
+
+        try:
+            async with anyio.create_task_group() as group:
+                for store in stores:
+                    group.start_soon(check, store)
+        finally:
+            for store in stores:
+                await store.aclose()
+    assert refused == []
