@@ -47,7 +47,7 @@ class Change:
 
 def read_config(path: Path) -> str | None:
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_bytes().decode("utf-8")  # bytes: "\r\n" stays as the file has it
     except FileNotFoundError:
         return None
     except UnicodeDecodeError:
@@ -145,7 +145,9 @@ def _json_install(
         document: dict[str, object] = {client.servers_key: {ENTRY_NAME: entry}}
         if wants_input:
             document = {"inputs": [vscode_input()], **document}
-        return json.dumps(document, indent=2, ensure_ascii=False) + "\n", "added"
+        rendered = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        kept = (text or "").rstrip()  # comments alone: keep them above the new document
+        return (kept + "\n" if kept else "") + rendered, "added"
     root = _json_root(path, text)
     servers = _servers(client, path, root)
     existing = servers.member(ENTRY_NAME) if servers else None
@@ -275,6 +277,8 @@ def _toml_uninstall(path: Path, text: str) -> str:
     expected = copy.deepcopy(data)
     del expected["mcp_servers"][ENTRY_NAME]  # type: ignore[attr-defined]
     new_text = toml_edit.remove(text)
+    if not expected["mcp_servers"] and "mcp_servers" not in _toml_parse(path, new_text):
+        del expected["mcp_servers"]  # it existed only through [mcp_servers.kimi]
     _check_toml(path, new_text, expected)
     return new_text
 
