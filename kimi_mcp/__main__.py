@@ -13,6 +13,7 @@ import anyio
 from kimi_mcp import __version__
 from kimi_mcp.errors import ConfigError
 from kimi_mcp.logs import setup_logging
+from kimi_mcp.setup.install_args import add_install_parsers
 
 EXIT_CONFIG = 2
 
@@ -23,6 +24,9 @@ An MCP server for the Moonshot Kimi Open Platform API.
   kimi-mcp --transport http [--port 8765]   serve streamable HTTP at http://127.0.0.1:8765/mcp
   kimi-mcp demo                             run every tool against the built-in emulator (no key)
   kimi-mcp emulator [--port 8780]           run the Kimi emulator on loopback
+  kimi-mcp install <client> [--dry-run]     add kimi to a client's config (backup first)
+  kimi-mcp uninstall <client>               remove it again
+    clients: claude-desktop claude-code cursor vscode windsurf codex gemini zed
 
 The API key comes from MOONSHOT_API_KEY (or KIMI_API_KEY) in the environment, never from a flag.
 HTTP clients send KIMI_MCP_AUTH_TOKEN as 'Authorization: Bearer <token>' (printed when generated).
@@ -118,11 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="directory files may be read from (repeatable; default: the working directory)",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{demo,emulator}")
+    commands = parser.add_subparsers(dest="command", metavar="{demo,emulator,install,uninstall}")
     commands.add_parser("demo", help="run every tool against the built-in emulator (no key needed)")
     emulator = commands.add_parser("emulator", help="run the Kimi emulator on loopback")
     emulator.add_argument("--host", dest="emulator_host", default="127.0.0.1")
     emulator.add_argument("--port", dest="emulator_port", type=int, default=8780)
+    add_install_parsers(commands)
     return parser
 
 
@@ -135,6 +140,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             anyio.run(run_demo)
         elif args.command == "emulator":
             _run_emulator(args.emulator_host, args.emulator_port)
+        elif args.command in ("install", "uninstall"):
+            from kimi_mcp.setup.install_cli import run as run_install
+
+            sys.exit(run_install(args))
         else:
             _serve(args)
     except ConfigError as exc:
