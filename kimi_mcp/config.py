@@ -414,7 +414,23 @@ class TomlFileSource(PydanticBaseSettingsSource):
             raise ConfigError(f"cannot read config file {path}: {exc}") from exc
         if "config" in data:
             raise ConfigError(f"{path}: 'config' cannot be set inside a config file")
+        if "api_key" in data:
+            _check_private(path)
         return data
+
+
+def _check_private(path: Path) -> None:
+    """A key in the config file only when no one else can read it (the file is often copied
+    from the example with the umask's 0644, and /home is readable by every user on many hosts)."""
+    if os.name != "posix":
+        return  # Windows has ACLs, not mode bits; its profile directories are private already
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ConfigError(
+            f"{path} holds api_key but other users can read it (mode {mode:03o}): run "
+            f"`chmod 600 {path}`, or remove api_key from it and set MOONSHOT_API_KEY in the "
+            "server's environment instead"
+        )
 
 
 def load_settings(**flags: Any) -> Settings:
