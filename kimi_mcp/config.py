@@ -234,12 +234,12 @@ class Settings(BaseSettings):
         case_sensitive=False,
     )
 
-    api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("api_key", *KEY_VARIABLES)
-    )
+    # Only these variables: an alias also names an environment variable, so listing the field
+    # name would read any API_KEY or BASE_URL set for another program (validate_by_name keeps
+    # the TOML key and the flag working).
+    api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices(*KEY_VARIABLES))
     base_url: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("base_url", "MOONSHOT_BASE_URL", "KIMI_BASE_URL"),
+        default=None, validation_alias=AliasChoices("MOONSHOT_BASE_URL", "KIMI_BASE_URL")
     )
     region: Literal["global", "china"] = "global"
     default_model: str = Field(default="kimi-k2.6", min_length=1)

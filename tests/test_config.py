@@ -54,6 +54,26 @@ def test_api_key_comes_from_either_documented_variable(
     assert key is not None and key.get_secret_value() == "sk-from-env"
 
 
+@pytest.mark.parametrize("spelling", ["API_KEY", "api_key", "Base_Url", "BASE_URL"])
+def test_generic_api_key_or_base_url_variables_of_other_programs_are_not_read(
+    monkeypatch: pytest.MonkeyPatch, spelling: str
+) -> None:
+    # Read as the Kimi key, another program's API_KEY would go to Kimi; read as the base URL,
+    # a BASE_URL would send the Kimi key to that program's host.
+    monkeypatch.setenv(spelling, "http://127.0.0.1:9/v1" if "url" in spelling.lower() else SECRET)
+    settings = load_settings()
+    assert settings.api_key is None and settings.base_url is None
+
+
+def test_the_key_and_base_url_still_come_from_the_config_file_and_flags() -> None:
+    path = write_toml(default_config_path(), f'api_key = "{SECRET}"\nbase_url = "http://h/v1"\n')
+    path.chmod(0o600)
+    settings = load_settings()
+    assert settings.api_key is not None and settings.api_key.get_secret_value() == SECRET
+    assert settings.base_url == "http://h/v1"
+    assert load_settings(base_url="http://flag/v1").base_url == "http://flag/v1"
+
+
 def test_base_url_variables_and_region_pick_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_settings().api_base_url == "https://api.moonshot.ai/v1"
     assert load_settings().currency == "USD"
