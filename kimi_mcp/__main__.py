@@ -27,10 +27,12 @@ An MCP server for the Moonshot Kimi Open Platform API.
   kimi-mcp install <client> [--dry-run]     add kimi to a client's config (backup first)
   kimi-mcp uninstall <client>               remove it again
     clients: claude-desktop claude-code cursor vscode windsurf codex gemini zed
+  kimi-mcp doctor [--json]                  check the setup: key, region, model, dirs, data
+  kimi-mcp config [--json | --example]      the effective settings and where each came from
 
 The API key comes from MOONSHOT_API_KEY (or KIMI_API_KEY) in the environment, never from a flag.
 HTTP clients send KIMI_MCP_AUTH_TOKEN as 'Authorization: Bearer <token>' (printed when generated).
-Other settings: KIMI_MCP_<NAME> variables or a TOML file (see config.example.toml).
+Other settings: KIMI_MCP_<NAME> variables or a TOML file (`kimi-mcp config --example`).
 Precedence: flag > environment > config file > default.
 """
 
@@ -122,13 +124,26 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="directory files may be read from (repeatable; default: the working directory)",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{demo,emulator,install,uninstall}")
+    commands = parser.add_subparsers(
+        dest="command", metavar="{demo,emulator,install,uninstall,doctor,config}"
+    )
     commands.add_parser("demo", help="run every tool against the built-in emulator (no key needed)")
     emulator = commands.add_parser("emulator", help="run the Kimi emulator on loopback")
     emulator.add_argument("--host", dest="emulator_host", default="127.0.0.1")
     emulator.add_argument("--port", dest="emulator_port", type=int, default=8780)
     add_install_parsers(commands)
+    _add_setup_commands(commands)
     return parser
+
+
+def _add_setup_commands(commands: "argparse._SubParsersAction[_SecretSafeParser]") -> None:
+    doctor = commands.add_parser("doctor", help="check the setup; exit 0 when nothing fails")
+    config = commands.add_parser("config", help="the effective settings and where each came from")
+    config.add_argument("--example", action="store_true", help="print the example config file")
+    for command in (doctor, config):
+        command.add_argument("--json", action="store_true", help="print JSON, for scripts")
+        # SUPPRESS: without it, the subcommand's unset --config would hide `kimi-mcp --config X`.
+        command.add_argument("--config", type=Path, metavar="PATH", default=argparse.SUPPRESS)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -144,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             from kimi_mcp.setup.install_cli import run as run_install
 
             sys.exit(run_install(args))
+        elif args.command in ("doctor", "config"):
+            _run_setup_command(args)
         else:
             _serve(args)
     except ConfigError as exc:
@@ -179,6 +196,27 @@ def _serve(args: argparse.Namespace) -> None:
     from kimi_mcp.server.stdio_edge import serve_stdio
 
     anyio.run(serve_stdio, build_server(settings))
+
+
+def _run_setup_command(args: argparse.Namespace) -> None:
+    flags = {
+        "config": args.config,
+        "default_model": args.default_model,
+        "log_level": args.log_level,
+        "allowed_dirs": args.allowed_dirs,
+        "host": args.host,
+        "port": args.port,
+    }
+    if args.command == "config":
+        from kimi_mcp.setup.show_config import show_config
+
+        print(show_config(flags, json_output=args.json, example=args.example).rstrip("\n"))
+        return
+    from kimi_mcp.setup.doctor import doctor
+
+    text, code = anyio.run(lambda: doctor(flags, json_output=args.json))
+    print(text)
+    sys.exit(code)
 
 
 def _run_emulator(host: str, port: int) -> None:

@@ -234,12 +234,12 @@ class Settings(BaseSettings):
         case_sensitive=False,
     )
 
-    api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("api_key", *KEY_VARIABLES)
-    )
+    # Only these variables: an alias also names an environment variable, so listing the field
+    # name would read any API_KEY or BASE_URL set for another program (validate_by_name keeps
+    # the TOML key and the flag working).
+    api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices(*KEY_VARIABLES))
     base_url: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("base_url", "MOONSHOT_BASE_URL", "KIMI_BASE_URL"),
+        default=None, validation_alias=AliasChoices("MOONSHOT_BASE_URL", "KIMI_BASE_URL")
     )
     region: Literal["global", "china"] = "global"
     default_model: str = Field(default="kimi-k2.6", min_length=1)
@@ -414,7 +414,23 @@ class TomlFileSource(PydanticBaseSettingsSource):
             raise ConfigError(f"cannot read config file {path}: {exc}") from exc
         if "config" in data:
             raise ConfigError(f"{path}: 'config' cannot be set inside a config file")
+        if "api_key" in data:
+            _check_private(path)
         return data
+
+
+def _check_private(path: Path) -> None:
+    """A key in the config file only when no one else can read it (the file is often copied
+    from the example with the umask's 0644, and /home is readable by every user on many hosts)."""
+    if os.name != "posix":
+        return  # Windows has ACLs, not mode bits; its profile directories are private already
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ConfigError(
+            f"{path} holds api_key but other users can read it (mode {mode:03o}): run "
+            f"`chmod 600 {path}`, or remove api_key from it and set MOONSHOT_API_KEY in the "
+            "server's environment instead"
+        )
 
 
 def load_settings(**flags: Any) -> Settings:
@@ -427,10 +443,11 @@ def load_settings(**flags: Any) -> Settings:
     try:
         return Settings(**given)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
+        raise ConfigError(describe_invalid(exc)) from None
 
 
-def _describe(exc: ValidationError) -> str:
+def describe_invalid(exc: ValidationError) -> str:
+    """One line naming each invalid setting and what it takes (the start-up error)."""
     problems = []
     for error in exc.errors():
         where = ".".join(str(part) for part in error["loc"]) or "settings"

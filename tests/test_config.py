@@ -2,6 +2,7 @@
 
 import os
 import tomllib
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,26 @@ def test_api_key_comes_from_either_documented_variable(
     monkeypatch.setenv(name, "sk-from-env")
     key = load_settings().api_key
     assert key is not None and key.get_secret_value() == "sk-from-env"
+
+
+@pytest.mark.parametrize("spelling", ["API_KEY", "api_key", "Base_Url", "BASE_URL"])
+def test_generic_api_key_or_base_url_variables_of_other_programs_are_not_read(
+    monkeypatch: pytest.MonkeyPatch, spelling: str
+) -> None:
+    # Read as the Kimi key, another program's API_KEY would go to Kimi; read as the base URL,
+    # a BASE_URL would send the Kimi key to that program's host.
+    monkeypatch.setenv(spelling, "http://127.0.0.1:9/v1" if "url" in spelling.lower() else SECRET)
+    settings = load_settings()
+    assert settings.api_key is None and settings.base_url is None
+
+
+def test_the_key_and_base_url_still_come_from_the_config_file_and_flags() -> None:
+    path = write_toml(default_config_path(), f'api_key = "{SECRET}"\nbase_url = "http://h/v1"\n')
+    path.chmod(0o600)
+    settings = load_settings()
+    assert settings.api_key is not None and settings.api_key.get_secret_value() == SECRET
+    assert settings.base_url == "http://h/v1"
+    assert load_settings(base_url="http://flag/v1").base_url == "http://flag/v1"
 
 
 def test_base_url_variables_and_region_pick_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,9 +129,49 @@ def test_a_blank_key_counts_as_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_bad_key_in_the_config_file_is_named_as_the_setting() -> None:
-    write_toml(default_config_path(), 'api_key = "sk-a\\tb"\n')
+    write_toml(default_config_path(), 'api_key = "sk-a\\tb"\n').chmod(0o600)
     with pytest.raises(ConfigError, match="the api_key setting has a space"):
         load_settings()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="mode bits are POSIX")
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660], ids=oct)
+def test_key_in_a_config_file_others_can_read_is_refused_with_chmod_600(mode: int) -> None:
+    path = write_toml(default_config_path(), f'api_key = "{SECRET}"\n')
+    path.chmod(mode)
+    with pytest.raises(ConfigError) as refused:
+        load_settings()
+    message = str(refused.value)
+    assert f"chmod 600 {path}" in message and "MOONSHOT_API_KEY" in message
+    assert f"mode {mode:03o}" in message
+    assert SECRET[-10:] not in message
+
+
+@pytest.mark.skipif(os.name != "posix", reason="mode bits are POSIX")
+@pytest.mark.parametrize("mode", [0o600, 0o400], ids=oct)
+def test_key_in_a_config_file_only_its_owner_can_read_is_accepted(mode: int) -> None:
+    path = write_toml(default_config_path(), f'api_key = "{SECRET}"\n')
+    path.chmod(mode)
+    key = load_settings().api_key
+    assert key is not None and key.get_secret_value() == SECRET
+
+
+def test_a_config_file_without_a_key_may_be_readable_by_others() -> None:
+    write_toml(default_config_path(), "max_retries = 4\n").chmod(0o644)
+    assert load_settings().max_retries == 4
+
+
+def test_the_start_up_error_for_a_readable_key_file_exits_2_naming_chmod(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from kimi_mcp.__main__ import EXIT_CONFIG, main
+
+    write_toml(default_config_path(), f'api_key = "{SECRET}"\n').chmod(0o644)
+    with pytest.raises(SystemExit) as stopped:
+        main([])
+    assert stopped.value.code == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "chmod 600" in err and SECRET[-10:] not in err
 
 
 def test_no_key_is_not_an_error() -> None:
@@ -242,9 +303,13 @@ def test_bad_price_is_an_error_naming_the_setting(tmp_path: Path, table: str) ->
         load_settings(config=path)
 
 
+def _example_text() -> str:
+    return resources.files("kimi_mcp").joinpath("config.example.toml").read_text(encoding="utf-8")
+
+
 def test_example_config_lists_every_setting_with_its_default() -> None:
-    example = tomllib.loads((ROOT / "config.example.toml").read_text(encoding="utf-8"))
-    documented = set(example) | _commented_keys(ROOT / "config.example.toml")
+    example = tomllib.loads(_example_text())
+    documented = set(example) | _commented_keys(_example_text())
     secret_or_meta = {"api_key", "auth_token", "config"}
     assert documented == set(Settings.model_fields) - secret_or_meta
     defaults = Settings()
@@ -252,10 +317,22 @@ def test_example_config_lists_every_setting_with_its_default() -> None:
         assert getattr(defaults, key) == value, key
 
 
-def _commented_keys(path: Path) -> set[str]:
+def test_the_example_config_ships_in_the_package_only() -> None:
+    # One source of truth: `kimi-mcp config --example` prints the packaged file.
+    assert not (ROOT / "config.example.toml").exists()
+    assert "config.example.toml" in _package_data()
+
+
+def _package_data() -> list[str]:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    data: list[str] = pyproject["tool"]["setuptools"]["package-data"]["kimi_mcp"]
+    return data
+
+
+def _commented_keys(text: str) -> set[str]:
     """Keys shown as `# key = value` (settings whose default depends on the machine)."""
     keys = set()
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         body = line.removeprefix("# ").strip()
         if line.startswith("# ") and " = " in body and body.split(" = ")[0].isidentifier():
             keys.add(body.split(" = ")[0])

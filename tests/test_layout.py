@@ -270,6 +270,6 @@ def test_the_wheel_ships_every_module_and_the_type_marker(tmp_path: Path) -> Non
     wanted = {
         str(path.relative_to(ROOT))
         for path in PACKAGE.rglob("*")
-        if path.suffix in {".py", ".typed"} and "__pycache__" not in path.parts
+        if path.suffix in {".py", ".typed", ".toml"} and "__pycache__" not in path.parts
     }
     assert wanted <= shipped, sorted(wanted - shipped)

@@ -35,6 +35,10 @@ class SqliteUploadLedger:
         self._file = SqliteFile(path, _SCHEMA, MARK)
         self._connect = self._file.connect
 
+    async def check(self) -> None:
+        """Open the file and take its write lock once: usable, or StoreError saying the fix."""
+        await anyio.to_thread.run_sync(self._file.check)
+
     async def aclose(self) -> None:
         await anyio.to_thread.run_sync(self._file.close)  # waits for a call in flight
 
