@@ -1,38 +1,28 @@
 """ask_kimi's work, apart from MCP: build the messages, fit them, stream the answer, remember it."""
 
 import logging
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 import anyio
 
 from kimi_mcp.ask.catalogue import ModelCatalogue
 from kimi_mcp.ask.documents import DocumentService
 from kimi_mcp.ask.effort import choose_effort
+from kimi_mcp.ask.exchange import ChatAnswer, ChatRequest, Stored
 from kimi_mcp.ask.fitting import Fitted, Message, answer_room, fit
-from kimi_mcp.ask.images import (
-    MAX_IMAGE_BYTES,
-    STORED_IMAGE,
-    check_images_total,
-    check_vision,
-    image_mime,
-    image_part,
-    stored_image_id,
-)
 from kimi_mcp.ask.kimi_tools import NO_TOOLS, FormulaCatalogue, Toolbox, checked_tools
-from kimi_mcp.ask.pricing import Cost
-from kimi_mcp.ask.sources import Source, cited_sources
+from kimi_mcp.ask.question import user_message
+from kimi_mcp.ask.sources import cited_sources
 from kimi_mcp.ask.spending import CostMeter
 from kimi_mcp.ask.structured import ParsedAnswer, check_json_options, parse_answer
 from kimi_mcp.ask.token_counts import TokenCounter
-from kimi_mcp.ask.tool_loop import LoopResult, StepHook, ToolLoop, ToolRun, turn_message
-from kimi_mcp.errors import InputError, KimiError, StoreError
+from kimi_mcp.ask.tool_loop import LoopResult, StepHook, ToolLoop, turn_message
+from kimi_mcp.errors import KimiError, StoreError
 from kimi_mcp.kimi.client import KimiClient, ProgressHook
 from kimi_mcp.kimi.rules import chat_body, format_fields, thinks
-from kimi_mcp.kimi.stream import ChatOutcome, TruncatedReason
-from kimi_mcp.kimi.types import ModelInfo, Usage
+from kimi_mcp.kimi.stream import ChatOutcome
+from kimi_mcp.kimi.types import ModelInfo
 from kimi_mcp.store.conversations import (
-    DEFAULT_OWNER,
     Conversation,
     ConversationStore,
     Turn,
@@ -42,67 +32,6 @@ from kimi_mcp.store.conversations import (
 log = logging.getLogger(__name__)
 
 NO_WINDOW = 1 << 40  # a model that reports no context_length: let Kimi judge the length
-
-
-@dataclass(frozen=True)
-class ChatRequest:
-    prompt: str
-    system: str | None = None
-    model: str | None = None
-    thinking: bool | None = None
-    max_tokens: int | None = None
-    json_mode: bool = False
-    prefix: str | None = None
-    deadline: float | None = None
-    conversation_id: str | None = None
-    files: tuple[str, ...] = ()
-    file_ids: tuple[str, ...] = ()
-    images: tuple[str, ...] = ()
-    owner: str = DEFAULT_OWNER  # whose conversations this call may see and continue
-    kimi_tools: tuple[str, ...] = ()  # Formula names (kimi-api.md 2.8) the model may call
-    keep: bool = True  # False: a one-off question (web_search), kept in no conversation
-    json_schema: dict[str, Any] | None = None  # the answer must match it (structured output)
-    reasoning_effort: str | None = None  # kimi-k3 only; None: the conversation's, else Kimi's
-
-
-@dataclass(frozen=True)
-class Stored:
-    """Whether the turn was kept, and why not."""
-
-    ok: bool
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class ChatAnswer:
-    """What one ask produced, complete or not; the MCP face turns it into the tool's result."""
-
-    answer: str  # with the prefix in front, capped at answer_cap (as is the reasoning)
-    model: str
-    finish_reason: str | None
-    truncated_reason: TruncatedReason | None
-    reasoning: str | None
-    usage: Usage | None
-    conversation_id: str
-    dropped_turns: int
-    file_ids: list[str]
-    stored: bool = True  # False: the answer was returned but not kept in the conversation
-    store_error: str | None = None
-    upstream_error: str | None = None  # what Kimi reported when it stopped the answer early
-    cost: Cost | None = None  # estimated from usage; None with cost_note saying why
-    cost_note: str | None = None
-    tool_calls: list[ToolRun] = field(default_factory=list)
-    sources: list[Source] = field(default_factory=list)  # the links the answer cites
-    rounds: int = 0  # tool rounds run
-    searches: int = 0  # web searches run (each charged)
-    json_value: Any = None  # the answer parsed (json_mode or json_schema) and valid
-    json_error: str | None = None  # why json_value is None when JSON was asked for
-    cache_reset: bool = False  # reasoning_effort changed, so Kimi's prompt cache started over
-
-    @property
-    def truncated(self) -> bool:
-        """The answer is incomplete (a cut reasoning alone leaves the answer whole)."""
-        return self.truncated_reason not in (None, "reasoning_size")
 
 
 @dataclass(frozen=True)
@@ -219,7 +148,14 @@ class ChatService:
         max_concurrent_chats bounds that memory too. The body dies with this frame, before the
         store is written."""
         async with self.client.chat_slot(deadline) as slot:
-            question = await self._question(model, request, deadline)
+            question = await user_message(
+                request.prompt,
+                request.images,
+                model,
+                client=self.client,
+                guard=self.documents.guard,
+                deadline=deadline,
+            )
             fitted = await self._fit(model, request, conversation, documents, question, deadline)
             body = chat_body(
                 model,
@@ -241,36 +177,6 @@ class ChatService:
                 hooks.step,
             )
             return await loop.run(body), fitted.dropped_turns
-
-    async def _question(self, model: ModelInfo, request: ChatRequest, deadline: float) -> Message:
-        """The user message: plain text, or text plus images as data URLs."""
-        if not request.images:
-            return {"role": "user", "content": request.prompt}
-        check_vision(model)
-        parts: list[dict[str, object]] = [{"type": "text", "text": request.prompt}]
-        inline = 0
-        for image in request.images:
-            if image.startswith(STORED_IMAGE):
-                parts.append(await self._stored_image(image, deadline))
-                continue
-            mime = image_mime(image)
-            local = await self.documents.guard.read(image, max_bytes=MAX_IMAGE_BYTES)
-            inline += len(local.content)
-            check_images_total(inline)
-            parts.append(image_part(mime, local.content))
-        return {"role": "user", "content": parts}
-
-    async def _stored_image(self, url: str, deadline: float) -> dict[str, object]:
-        """An image already on Kimi: checked to be an `image` upload, else Kimi answers 400."""
-        file_id = stored_image_id(url)
-        purpose = (await self.client.file_info(file_id, deadline=deadline)).purpose
-        if purpose != "image":
-            raise InputError(
-                f"{file_id} was uploaded with purpose '{purpose}'; Kimi shows only files "
-                "uploaded with purpose 'image' as images. Upload it again with purpose 'image', "
-                "or pass the local path."
-            )
-        return {"type": "image_url", "image_url": {"url": url}}
 
     async def _documents(
         self, request: ChatRequest, conversation: Conversation | None, deadline: float

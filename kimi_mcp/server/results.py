@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from kimi_mcp.ask.chat import ChatAnswer
+from kimi_mcp.ask.exchange import ChatAnswer
 from kimi_mcp.ask.pricing import Cost
 from kimi_mcp.ask.sources import Source
 from kimi_mcp.ask.tool_loop import ToolRun

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from kimi_mcp.ask.chat import ChatRequest
+from kimi_mcp.ask.exchange import ChatRequest
 from kimi_mcp.ask.kimi_tools import WEB_SEARCH
 from kimi_mcp.server.app_context import AppCtx, app_of
 from kimi_mcp.server.owners import current_owner

@@ -11,7 +11,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from kimi_mcp.ask.chat import ChatRequest
+from kimi_mcp.ask.exchange import ChatRequest
 from kimi_mcp.ask.images import STORED_IMAGE, stored_image_id
 from kimi_mcp.config import FormulaName
 from kimi_mcp.errors import InputError
