@@ -11,8 +11,9 @@ MCPB=".ci/node_modules/.bin/mcpb"
 output="$(realpath -m "${1:-dist/kimi-mcp.mcpb}")"
 
 if [ "$("$MCPB" --version 2>/dev/null || true)" != "$MCPB_VERSION" ]; then
-  # --no-save: leave .ci/package.json alone (the conformance suite installs into .ci too).
-  npm install --prefix .ci --no-save --no-audit --no-fund --loglevel=error \
+  # Saved (exactly) into .ci/package.json beside the conformance suite's packages: npm prunes
+  # whatever a later install there does not find listed.
+  npm install --prefix .ci --save-exact --no-audit --no-fund --loglevel=error \
     "@anthropic-ai/mcpb@$MCPB_VERSION" >&2
 fi
 
