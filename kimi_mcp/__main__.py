@@ -1,6 +1,7 @@
 """The `kimi-mcp` command: the stdio or HTTP server, `demo` and `emulator`."""
 
 import argparse
+import errno
 import logging
 import re
 import sys
@@ -128,9 +129,27 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", metavar="{demo,emulator,install,uninstall,doctor,config}"
     )
     commands.add_parser("demo", help="run every tool against the built-in emulator (no key needed)")
-    emulator = commands.add_parser("emulator", help="run the Kimi emulator on loopback")
-    emulator.add_argument("--host", dest="emulator_host", default="127.0.0.1")
-    emulator.add_argument("--port", dest="emulator_port", type=int, default=8780)
+    emulator = commands.add_parser(
+        "emulator",
+        help="run the Kimi emulator on loopback",
+        description=EMULATOR_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    emulator.add_argument(
+        "--host",
+        dest="emulator_host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="loopback address to bind (127.0.0.1, ::1 or localhost; nothing else is allowed)",
+    )
+    emulator.add_argument(
+        "--port",
+        dest="emulator_port",
+        type=int,
+        default=8780,
+        metavar="PORT",
+        help="port (default 8780; 0: any free one)",
+    )
     add_install_parsers(commands)
     _add_setup_commands(commands)
     return parser
@@ -220,8 +239,14 @@ def _run_setup_command(args: argparse.Namespace) -> None:
 
 
 def _run_emulator(host: str, port: int) -> None:
-    from kimi_mcp.emulator import Emulator, run_emulator
+    from kimi_mcp.emulator import Emulator, NotLoopback, run_emulator
+    from kimi_mcp.emulator.server import require_loopback
 
+    try:
+        require_loopback(host)
+    except NotLoopback as exc:
+        print(f"kimi-mcp emulator: {exc}", file=sys.stderr)
+        sys.exit(EXIT_CONFIG)
     key = Emulator().api_key
 
     def ready(url: str) -> None:  # the bound URL: --port 0 picks a free port
@@ -232,7 +257,53 @@ def _run_emulator(host: str, port: int) -> None:
             flush=True,
         )
 
-    anyio.run(lambda: run_emulator(host=host, port=port, api_key=key, on_ready=ready))
+    try:
+        anyio.run(lambda: run_emulator(host=host, port=port, api_key=key, on_ready=ready))
+    except OSError as exc:  # binding the port: one line, not a traceback
+        taken = exc.errno == errno.EADDRINUSE
+        reason = "is already in use" if taken else f"cannot be bound ({exc.strerror or exc})"
+        print(
+            f"kimi-mcp emulator: port {port} on {host} {reason}: pick another with --port "
+            "(--port 0 takes any free port and prints it).",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_START)
+
+
+EXIT_START = 1  # the emulator could not start (its port is taken)
+EMULATOR_HELP = """\
+Runs the Kimi emulator (the same paths, bodies, errors and quirks as the Kimi API) on loopback,
+for your own tests: point an OpenAI-compatible client or kimi-mcp at the URL it prints, with
+the API key it prints. It never listens beyond loopback: its admin routes have no auth.
+
+Admin routes (JSON; never recorded, never faulted):
+  POST /_emulator/faults    queue a fault for the next matching request(s), e.g.
+      {"preset": "rate_limit_rpm", "retry_after": 2, "times": 3}
+      {"kind": "cut_stream", "after_chunks": 5}
+      {"kind": "error", "status": 503, "error_type": "server_unavailable", "path": "*"}
+    presets (Kimi's documented errors; fields preset, retry_after, path, times, method):
+      engine_overloaded, rate_limit_rpm, rate_limit_concurrency, rate_limit_tpm,
+      rate_limit_tpd, quota, content_filter, server_error, server_error_500,
+      server_error_502, server_error_503, server_error_504
+    kinds (fields kind, path ("*" = any; default /v1/chat/completions), method, times,
+    status, error_type, message, headers, delay, after_chunks, location, size, body):
+      error             answer `status` with Kimi's error body (error_type null: nginx HTML)
+      redirect          answer 307 (or a 3xx `status`) to `location`
+      raw               answer `status` with `body` as it is
+      slow              wait `delay` seconds before answering (between events in a stream)
+      drip              send the body one byte per `delay` seconds
+      cut_stream        end the body cleanly after `after_chunks` content chunks
+      reset             drop the connection at the same point
+      malformed_stream  slip a `data: {not json` event in before any text
+      huge_body         replace the body with a chunked JSON body of `size` bytes
+      ping_stream       streams: send only `: ping` comments, one per `delay` seconds
+      stream_error      streams: an error event after `after_chunks` chunks, no [DONE]
+      framing           streams: CRLF, comments, event/id/retry lines, one byte per write
+  POST /_emulator/reset     forget recorded requests and queued faults (files, balance stay)
+  POST /_emulator/config    {"stream_delay": seconds, "reply": fixed answer or null,
+                            "balance": [cash, voucher]}; answers {"ok", "peak_streams"}
+  GET  /_emulator/requests  every request received: method, path, headers, body
+"""
 
 
 if __name__ == "__main__":

@@ -19,12 +19,13 @@ tools, and the trigger grammar that decides it), `schema_answer` (json_schema an
 from kimi_mcp.emulator.app import Emulator
 from kimi_mcp.emulator.fault_spec import Fault
 from kimi_mcp.emulator.records import Disconnect, RecordedRequest, StoredFile
-from kimi_mcp.emulator.server import run_emulator, serve_emulator
+from kimi_mcp.emulator.server import NotLoopback, run_emulator, serve_emulator
 
 __all__ = [
     "Disconnect",
     "Emulator",
     "Fault",
+    "NotLoopback",
     "RecordedRequest",
     "StoredFile",
     "run_emulator",

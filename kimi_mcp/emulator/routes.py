@@ -102,8 +102,18 @@ class ApiRoutes:
             )
 
     async def list_files(self, request: Request) -> wire.Reply:
-        files = [stored.as_json() for stored in self.emu.files.values()]
-        return wire.json_reply({"object": "list", "data": files})
+        """Every file in one page, in the documented shape (no `has_more`: section 2.5).
+
+        Kimi documents no query parameters, so what it does with `after` is UNKNOWN. The OpenAI
+        SDKs page on with `after=<last id>` until a page comes back empty; answering the same
+        page again would make them loop forever, so `after` lists only the files uploaded after
+        that one (none for an unknown id). Without `after`, nothing changes."""
+        stored = list(self.emu.files.values())
+        after = request.query_params.get("after")
+        if after is not None:
+            ids = [file.id for file in stored]
+            stored = stored[ids.index(after) + 1 :] if after in ids else []
+        return wire.json_reply({"object": "list", "data": [file.as_json() for file in stored]})
 
     async def file_info(self, request: Request) -> wire.Reply:
         return wire.json_reply(self._file(request).as_json())

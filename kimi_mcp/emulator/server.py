@@ -2,6 +2,7 @@
 its own (`serve_emulator`), or until cancelled for `kimi-mcp emulator` (`run_emulator`)."""
 
 import asyncio
+import ipaddress
 import logging
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -18,6 +19,27 @@ logger = logging.getLogger("kimi_mcp.emulator")  # the package's name, as before
 SHUTDOWN_GRACE = 1  # seconds uvicorn waits for open connections before cancelling them
 UVICORN: dict[str, Any] = {"log_level": "warning", "log_config": None, "lifespan": "off"}
 UVICORN |= {"access_log": False, "http": "h11", "ws": "none", "server_header": False}
+
+
+class NotLoopback(ValueError):
+    """A host that is not loopback: the emulator's admin routes have no authentication."""
+
+
+def require_loopback(host: str) -> None:
+    """Refuse any host but loopback: anyone who reaches /_emulator/ can queue faults, reset the
+    state and read every recorded request (keys included)."""
+    if host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: only "localhost" is known to stay on this machine
+        loopback = False
+    if not loopback:
+        raise NotLoopback(
+            f"the emulator serves on loopback only (127.0.0.1, ::1 or localhost), not {host!r}: "
+            "its admin routes under /_emulator/ take faults, reset state and show recorded "
+            "requests to anyone, with no authentication"
+        )
 
 
 class _QuietResets(logging.Filter):
@@ -66,7 +88,12 @@ async def serve_emulator(
     Yields the base URL, e.g. "http://127.0.0.1:43117/v1". On exit, open streams are cut and
     uvicorn gets `SHUTDOWN_GRACE` seconds before its tasks are cancelled. One server per
     emulator at a time; uvicorn leaves the host's logging configuration alone.
+
+    Raises:
+        NotLoopback: `host` is not a loopback address (the admin routes have no auth).
+        OSError: the port cannot be bound (EADDRINUSE when it is taken).
     """
+    require_loopback(host)
     logging.getLogger("uvicorn.error").addFilter(_QUIET_RESETS)
     sock = _listen(host, port)
     config = uvicorn.Config(emulator.app, timeout_graceful_shutdown=SHUTDOWN_GRACE, **UVICORN)

@@ -500,6 +500,23 @@ async def test_bad_uploads_get_the_documented_400(
     assert error_of(response) == (400, "invalid_request_error", message)
 
 
+async def test_the_file_list_pages_on_after_the_id_an_sdk_names(http: httpx2.AsyncClient) -> None:
+    """No `has_more` (the documented shape); `after=<id>` answers the files after it, so the
+    OpenAI SDKs' auto-pagination reaches an empty page and ends (test_openai_sdk.py)."""
+    ids = []
+    for name in ("a.txt", "b.txt", "c.txt"):
+        form = {"purpose": "file-extract"}
+        ids.append(
+            (await http.post("/files", files={"file": (name, b"x")}, data=form)).json()["id"]
+        )
+    whole = (await http.get("/files")).json()
+    assert set(whole) == {"object", "data"} and [f["id"] for f in whole["data"]] == ids
+    after_first = (await http.get("/files", params={"after": ids[0]})).json()
+    assert [f["id"] for f in after_first["data"]] == ids[1:]
+    assert (await http.get("/files", params={"after": ids[-1]})).json()["data"] == []
+    assert (await http.get("/files", params={"after": "unknownid"})).json()["data"] == []
+
+
 async def test_the_file_count_limit(http: httpx2.AsyncClient, emu: Emulator) -> None:
     emu.max_files = 1
     try:
