@@ -42,6 +42,21 @@ KEY_VARIABLES = ("MOONSHOT_API_KEY", "KIMI_API_KEY")
 FormulaName = Literal[
     "web-search", "fetch", "code_runner", "quickjs", "convert", "date", "base64", "excel", "rethink"
 ]
+# The MCP tools in the order tools/list shows them (server.build keeps its registry in step; a test
+# checks): the `tools` setting picks a subset by these names.
+TOOL_NAMES = (
+    "ask_kimi",
+    "web_search",
+    "list_models",
+    "upload_file",
+    "read_file",
+    "list_files",
+    "delete_file",
+    "estimate_tokens",
+    "check_balance",
+    "list_conversations",
+    "delete_conversation",
+)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # File names that usually hold secrets; the path guard refuses any path with a component (or
 # consecutive components, for patterns with '/') matching one, case-insensitively. Grouped by
@@ -277,6 +292,8 @@ class Settings(BaseSettings):
         default_factory=lambda: list(get_args(FormulaName))
     )
     max_tool_rounds: int = Field(default=8, ge=1, le=64)
+    # The MCP tools offered (a shorter tools/list costs the host model less context).
+    tools: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(TOOL_NAMES))
     config: Path | None = Field(default=None, exclude=True)
 
     @field_validator("api_key")
@@ -308,6 +325,26 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_tool_names(cls, value: Any) -> Any:
         return _split_list(value, ",")
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _parse_exposed_tools(cls, value: Any) -> Any:
+        return _split_list(value, ",")
+
+    @field_validator("tools")
+    @classmethod
+    def _known_tools(cls, names: list[str]) -> list[str]:
+        unknown = [name for name in names if name not in TOOL_NAMES]
+        if unknown:
+            raise ValueError(
+                f"unknown tool name(s) {', '.join(map(repr, unknown))}; the tools are: "
+                f"{', '.join(TOOL_NAMES)}"
+            )
+        if not names:
+            raise ValueError(
+                f"name at least one of {', '.join(TOOL_NAMES)}, or leave tools unset for all"
+            )
+        return names
 
     @field_validator("allowed_hosts", "allowed_origins", mode="before")
     @classmethod

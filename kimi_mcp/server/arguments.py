@@ -1,5 +1,6 @@
 """Refuse tool arguments the tool does not declare (MCPServer 2.3 silently drops them), explain
-wrong ones in words a model can act on, and answer an unknown prompt as the protocol says.
+wrong ones in words a model can act on, and answer an unknown prompt (or a prompt's missing or
+unknown argument) as the protocol says.
 
 A model that writes `max_token` or `conversation` expects it to act; dropping it quietly returns a
 result that looks right and is not. The refusal names the argument and the ones that exist. A
@@ -15,7 +16,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, Server
 from mcp.server.mcpserver import Context, Resolve
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata, func_metadata
 from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_PARAMS, CallToolResult, TextContent
+from mcp.types import INVALID_PARAMS, CallToolResult, Prompt, TextContent
 from pydantic import ValidationError
 
 from kimi_mcp.server.argument_errors import describe_invalid_arguments
@@ -86,22 +87,41 @@ class ArgumentGuard(ServerMiddleware[Any]):
 
 
 class UnknownPromptGuard(ServerMiddleware[Any]):
-    """`prompts/get` for a name the server lacks is invalid params (-32602), not a crash.
+    """`prompts/get` for a name the server lacks, without a required argument or with one the
+    prompt does not take, is invalid params (-32602) saying what to send instead.
 
     The SDK raises ValueError, which reaches the client as an internal error and leaves a
     30-line traceback in the log.
     """
 
-    def __init__(self, prompt_names: Callable[[], Awaitable[set[str]]]) -> None:
-        self._prompt_names = prompt_names
+    def __init__(self, prompts: Callable[[], Awaitable[list[Prompt]]]) -> None:
+        self._prompts = prompts
 
     async def __call__(
         self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
     ) -> HandlerResult:
         if ctx.method == "prompts/get" and isinstance(ctx.params, dict):
             name = ctx.params.get("name")
-            known = await self._prompt_names()
+            known = {prompt.name: prompt for prompt in await self._prompts()}
             if isinstance(name, str) and name not in known:
                 offer = f"It has: {', '.join(sorted(known))}." if known else "It has none."
                 raise MCPError(INVALID_PARAMS, f"Unknown prompt: {name[:80]!r}. {offer}")
+            arguments = ctx.params.get("arguments") or {}
+            if isinstance(name, str) and isinstance(arguments, dict):
+                refusal = _prompt_refusal(known[name], set(arguments))
+                if refusal is not None:
+                    raise MCPError(INVALID_PARAMS, refusal)
         return await call_next(ctx)
+
+
+def _prompt_refusal(prompt: Prompt, given: set[str]) -> str | None:
+    takes = [argument.name for argument in prompt.arguments or ()]
+    needs = [argument.name for argument in prompt.arguments or () if argument.required]
+    unknown = sorted(given - set(takes))
+    if unknown:
+        shown = ", ".join(name[:40] for name in unknown)
+        return f"Prompt {prompt.name} takes {', '.join(takes)}; not: {shown}."
+    missing = [name for name in needs if name not in given]
+    if missing:
+        return f"Prompt {prompt.name} needs the argument(s): {', '.join(missing)}."
+    return None

@@ -1,5 +1,5 @@
-"""The MCP server: its services built from the settings, its ten tools, and KimiErrors turned into
-ToolErrors in one place."""
+"""The MCP server: its services built from the settings, the tools and prompts it offers, and
+KimiErrors turned into ToolErrors in one place."""
 
 import functools
 import logging
@@ -31,11 +31,13 @@ from kimi_mcp.local_files.guard import PathGuard
 from kimi_mcp.server.app_context import AppContext
 from kimi_mcp.server.arguments import ArgumentGuard, UnknownPromptGuard
 from kimi_mcp.server.compact_schemas import CompactToolsServer
+from kimi_mcp.server.log_level import serve_set_level
 from kimi_mcp.server.owners import OwnerScope
+from kimi_mcp.server.prompts import register_prompts
 from kimi_mcp.server.resources import register_conversation_resources
 from kimi_mcp.server.results import wire_safe
 from kimi_mcp.server.search_tool import SEARCH_ANNOTATIONS, web_search
-from kimi_mcp.server.tools import TOOLS
+from kimi_mcp.server.tools import TOOLS, ToolEntry, ask_kimi
 from kimi_mcp.store.sqlite_conversations import SqliteConversationStore
 from kimi_mcp.store.sqlite_spend import SqliteSpendLedger
 from kimi_mcp.store.sqlite_uploads import SqliteUploadLedger
@@ -88,9 +90,11 @@ def build_server(
     *,
     transport: httpx2.AsyncBaseTransport | None = None,
     inbound_tokens: tuple[str, ...] = (),
+    clients_set_log_level: bool = True,
 ) -> MCPServer[AppContext]:
-    """The kimi MCP server; `transport` is the test seam for the upstream HTTP traffic, and
-    `inbound_tokens` the HTTP bearers in use (generated ones are not in `settings`)."""
+    """The kimi MCP server; `transport` is the test seam for the upstream HTTP traffic,
+    `inbound_tokens` the HTTP bearers in use (generated ones are not in `settings`), and
+    `clients_set_log_level` whether logging/setLevel changes the stderr log (stdio only)."""
     log_file_access(settings)  # here: stdio and HTTP both build their server once, after logging
     store = SqliteConversationStore(  # no disk work until used
         settings.data_dir / "conversations.sqlite3", ttl_days=settings.conversation_ttl_days
@@ -136,9 +140,7 @@ def build_server(
                 await ledger.aclose()
                 await spend.aclose()
 
-    tools = list(TOOLS)
-    if WEB_SEARCH in settings.kimi_tools_allowed:  # never offer a tool that could only refuse
-        tools.insert(1, (web_search, "Search the web with Kimi", SEARCH_ANNOTATIONS))
+    tools = offered_tools(settings)
     server = CompactToolsServer[AppContext](
         "kimi",
         middleware=[ArgumentGuard(fn for fn, _, _ in tools), OwnerScope()],
@@ -154,12 +156,32 @@ def build_server(
         tool = _reported(fn, secrets)
         server.add_tool(tool, title=title, annotations=annotations, structured_output=True)
     register_conversation_resources(server, store)
-
-    async def prompt_names() -> set[str]:
-        return {prompt.name for prompt in await server.list_prompts()}
-
-    server.middleware.append(UnknownPromptGuard(prompt_names))
+    if ask_kimi in (fn for fn, _, _ in tools):  # every prompt is a request to call ask_kimi
+        register_prompts(server)
+    else:
+        without_prompts(server)
+    server.middleware.append(UnknownPromptGuard(server.list_prompts))
+    serve_set_level(server, applies=clients_set_log_level)
     return server
+
+
+def offered_tools(settings: Settings) -> list[ToolEntry]:
+    """The tools the settings offer, in the fixed order of `TOOL_NAMES`."""
+    everything = list(TOOLS)
+    everything.insert(1, (web_search, "Search the web with Kimi", SEARCH_ANNOTATIONS))
+    wanted = set(settings.tools)
+    if WEB_SEARCH not in settings.kimi_tools_allowed:  # never offer a tool that could only refuse
+        if "web_search" in wanted and "tools" in settings.model_fields_set:
+            log.warning("web_search is not offered: kimi_tools_allowed leaves out web-search")
+        wanted.discard("web_search")
+    return [tool for tool in everything if tool[0].__name__ in wanted]
+
+
+def without_prompts(server: MCPServer[AppContext]) -> None:
+    """No prompts: no `prompts` capability either (an empty one sends hosts looking for none)."""
+    handlers = server._lowlevel_server._request_handlers  # no public removal (mcp 2.3)
+    for method in ("prompts/list", "prompts/get"):
+        handlers.pop(method, None)
 
 
 def guard_for(settings: Settings) -> PathGuard:

@@ -59,7 +59,7 @@ def build_http_app(settings: Settings, tokens: Mapping[str, str]) -> Starlette:
     """The SDK app plus /healthz, wrapped (outermost first) in the Host/Origin guard and auth;
     `tokens` maps each bearer token to the owner of the conversations it may see."""
     security = security_for(settings)
-    server = build_server(settings, inbound_tokens=tuple(tokens))
+    server = build_server(settings, inbound_tokens=tuple(tokens), clients_set_log_level=False)
     app = server.streamable_http_app(
         streamable_http_path="/mcp",
         transport_security=security,

@@ -7,6 +7,11 @@ foreign Host or Origin is a browser-borne or DNS-rebinding request, and it gets 
 whether or not it carries a token, so such a page learns nothing about the token check and the
 token is never compared for it.
 
+A client refused with 401 looks for OAuth under `/.well-known/` (RFC 9728 protected-resource and
+RFC 8414 authorization-server metadata, with or without the `/mcp` suffix); those paths answer 404
+without a token, so it learns at once that there is no OAuth here (and no browser login to try),
+and the 401 body says which header to send instead.
+
 Each token names an owner (`auth_tokens`; a single `auth_token` is the default owner): the bearer
 check puts it in the ASGI scope under `OWNER_SCOPE_KEY`, where `owners` finds it for every handler.
 """
@@ -25,6 +30,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 MIN_TOKEN_CHARS = 16
 OWNER_SCOPE_KEY = "kimi_mcp.owner"  # the owner whose token the request carried
 WWW_AUTHENTICATE = 'Bearer realm="kimi-mcp"'
+WELL_KNOWN = "/.well-known/"
+HOW_TO_AUTHENTICATE = (
+    "kimi-mcp needs a bearer token and has no OAuth: send the header "
+    "'Authorization: Bearer <KIMI_MCP_AUTH_TOKEN>' (the token set in the server's "
+    "KIMI_MCP_AUTH_TOKEN, or the one it printed at start-up)."
+)
+NO_OAUTH = (
+    "kimi-mcp has no OAuth metadata: it takes a static bearer token, sent as "
+    "'Authorization: Bearer <KIMI_MCP_AUTH_TOKEN>'."
+)
 
 
 def generate_token() -> str:
@@ -80,6 +95,10 @@ class BearerAuth:
         if scope["type"] != "http" or scope["path"] in self.open_paths:
             await self.app(scope, receive, send)
             return
+        if scope["path"].startswith(WELL_KNOWN):  # nothing is there, token or not
+            answer = JSONResponse({"error": "not_found", "error_description": NO_OAUTH}, 404)
+            await answer(scope, receive, send)
+            return
         values = [value for name, value in scope["headers"] if name.lower() == b"authorization"]
         owner = owner_of(values, self.tokens)
         if owner is not None:
@@ -97,10 +116,7 @@ def _refusal(sent_credentials: bool) -> Response:
     # RFC 6750 3.1: a request with no credentials gets the bare challenge, a wrong one an error.
     error = "invalid_token" if sent_credentials else "unauthorized"
     challenge = WWW_AUTHENTICATE + (', error="invalid_token"' if sent_credentials else "")
-    body = {
-        "error": error,
-        "error_description": "send the kimi-mcp token as 'Authorization: Bearer <token>'",
-    }
+    body = {"error": error, "error_description": HOW_TO_AUTHENTICATE}
     return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": challenge})
 
 

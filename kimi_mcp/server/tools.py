@@ -282,7 +282,10 @@ _READ = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hi
 _CREATES = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
 )
-TOOLS: tuple[tuple[Callable[..., Awaitable[BaseModel]], str, ToolAnnotations], ...] = (
+ToolEntry = tuple[
+    Callable[..., Awaitable[BaseModel]], str, ToolAnnotations
+]  # function, title, hints
+TOOLS: tuple[ToolEntry, ...] = (
     (ask_kimi, "Ask Kimi", _CREATES),
     (list_models, "List Kimi models", _READ),
     (upload_file, "Upload a file to Kimi", _CREATES),

@@ -377,3 +377,46 @@ async def test_websocket_upgrade_is_plain_http_and_needs_the_token(served: Serve
     assert status_of(answer) == 401
     assert b"\r\nserver:" not in answer.lower()
     await assert_alive(served.url)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/oauth-authorization-server/mcp",
+        "/.well-known/openid-configuration",
+    ],
+)
+async def test_oauth_discovery_paths_answer_404_without_a_token(
+    served: Served, http: httpx2.AsyncClient, path: str
+) -> None:
+    """A client refused with 401 looks for OAuth metadata next: a 404 tells it there is none
+    (a 401 there sent the Inspector into an OAuth login), and the body names the header."""
+    answer = await http.get(f"{served.base}{path}")
+    assert answer.status_code == 404
+    assert "Authorization: Bearer <KIMI_MCP_AUTH_TOKEN>" in answer.json()["error_description"]
+    with_token = await http.get(f"{served.base}{path}", headers=auth_headers())
+    assert with_token.status_code == 404
+
+
+async def test_401_body_says_in_one_sentence_how_to_pass_the_token(
+    served: Served, http: httpx2.AsyncClient
+) -> None:
+    """What a client shows of a 401 tells the user what to configure; the challenge stays."""
+    for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}):
+        answer = await http.post(served.url, json=RAW_INITIALIZE, headers={**ACCEPT, **headers})
+        assert answer.status_code == 401
+        assert answer.headers["www-authenticate"].startswith('Bearer realm="kimi-mcp"')
+        description = answer.json()["error_description"]
+        assert "Authorization: Bearer <KIMI_MCP_AUTH_TOKEN>" in description
+        assert "bearer token" in description and description.count(". ") == 0
+
+
+async def test_oauth_discovery_paths_keep_the_host_guard(
+    served: Served, http: httpx2.AsyncClient
+) -> None:
+    """The 404 is behind the Host/Origin guard like everything else: a foreign Host is 421."""
+    path = f"{served.base}/.well-known/oauth-protected-resource"
+    assert (await http.get(path, headers={"Host": "evil.example"})).status_code == 421

@@ -101,7 +101,9 @@ async def test_unknown_prompt_answers_invalid_params_without_a_traceback(
     with pytest.raises(MCPError) as raised:
         await mcp_client.get_prompt("summarize", {})
     assert raised.value.code == INVALID_PARAMS
-    assert raised.value.message == "Unknown prompt: 'summarize'. It has none."
+    assert raised.value.message == (
+        "Unknown prompt: 'summarize'. It has: review, second_opinion, summarize_document."
+    )
     assert "Traceback" not in caplog.text
 
 
