@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # Builds the MCP Bundle for Claude Desktop (dist/kimi-mcp.mcpb, or the path given) with the
-# official mcpb tool, pinned, from npm into .ci/node_modules (gitignored; the conformance suite
+# official mcpb tool, pinned, from npm into .ci/npm (gitignored; the conformance suite
 # shares it). The bundle is of the `uv` server type: it carries pyproject.toml and the package,
 # and Claude Desktop installs Python and the dependencies itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MCPB_VERSION="2.1.2"
-MCPB=".ci/node_modules/.bin/mcpb"
+MCPB=".ci/npm/node_modules/.bin/mcpb"
 output="$(realpath -m "${1:-dist/kimi-mcp.mcpb}")"
 
 if [ "$("$MCPB" --version 2>/dev/null || true)" != "$MCPB_VERSION" ]; then
-  # Saved (exactly) into .ci/package.json beside the conformance suite's packages: npm prunes
+  # Saved (exactly) into .ci/npm/package.json beside the conformance suite's packages: npm prunes
   # whatever a later install there does not find listed.
-  npm install --prefix .ci --save-exact --no-audit --no-fund --loglevel=error \
+  mkdir -p .ci/npm && npm install --prefix .ci/npm --save-exact --no-audit --no-fund --loglevel=error \
     "@anthropic-ai/mcpb@$MCPB_VERSION" >&2
 fi
 

@@ -176,7 +176,7 @@ def test_mcpb_validate_refuses_a_broken_manifest(bundle: tuple[Path, str], tmp_p
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps(broken))
     checked = subprocess.run(
-        [str(ROOT / ".ci" / "node_modules" / ".bin" / "mcpb"), "validate", str(path)],
+        [str(ROOT / ".ci" / "npm" / "node_modules" / ".bin" / "mcpb"), "validate", str(path)],
         capture_output=True,
         text=True,
         timeout=NPM_TIMEOUT,

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "kimi_mcp"
 BUILD_TIMEOUT = 300  # seconds: only bounds a hang (a build takes ~10 s)
 # A working tree's leftovers, never part of a release (the build is made from a copy without them).
-NOT_SOURCE = [".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", "node_modules"]
+NOT_SOURCE = [".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", "node_modules", "npm"]
 NOT_SOURCE += [".mypy_cache", ".ruff_cache", ".pytest_cache", ".coverage*"]
 
 
@@ -96,11 +96,13 @@ def test_the_sdist_holds_what_the_tests_and_ci_need(release: Release) -> None:
     wanted = {"LICENSE", "README.md", "pyproject.toml", "server.json", "manifest.json"}
     wanted |= {"config.example.toml"} if (ROOT / "config.example.toml").exists() else set()
     wanted |= {_relative(p) for p in (ROOT / "tests").rglob("*.py") if "__pycache__" not in p.parts}
-    wanted |= {_relative(p) for p in _files(ROOT / ".ci") if "node_modules" not in p.parts}
+    wanted |= {_relative(p) for p in _files(ROOT / ".ci") if "npm" not in p.parts}
     wanted |= {_relative(p) for p in _files(ROOT / "scripts")}
     missing = sorted(wanted - release.sdist)
     assert missing == [], f"add to MANIFEST.in: {missing}"
-    shipped_by_accident = [n for n in release.sdist if "node_modules" in n or "__pycache__" in n]
+    shipped_by_accident = [
+        n for n in release.sdist if "node_modules" in n or ".ci/npm" in n or "__pycache__" in n
+    ]
     assert shipped_by_accident == []
 
 
