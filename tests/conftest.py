@@ -122,3 +122,6 @@ class SweptClient(Client):
 async def mcp_client(settings: Settings) -> AsyncIterator[Client]:
     async with SweptClient(build_server(settings)) as client:
         yield client
+
+
+pytest_plugins = ["tests.redis_server"]
