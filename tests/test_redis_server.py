@@ -19,7 +19,7 @@ def test_the_fixture_runs_a_real_redis_that_stops_and_starts_again(
     assert redis_url == f"redis://127.0.0.1:{redis_server.port}/0"
     assert _ping(redis_server.port) == b"+PONG\r\n"
     redis_server.stop()
-    with pytest.raises(OSError):
+    with pytest.raises(ConnectionRefusedError):
         _ping(redis_server.port)
     redis_server.start()
     assert _ping(redis_server.port) == b"+PONG\r\n"
