@@ -49,8 +49,9 @@ async def run_demo() -> None:
             async with Client(params) as client:
                 await _tour(client, document)
     _say(
-        "\nDone: every tool answered. Set MOONSHOT_API_KEY and add kimi-mcp to your MCP "
-        "client to use the real Kimi (see README)."
+        "\nDone: every tool answered. To use the real Kimi: set MOONSHOT_API_KEY, run "
+        "`kimi-mcp install <client>` (claude-code, cursor, vscode...) and `kimi-mcp doctor` "
+        "(see README)."
     )
 
 
