@@ -100,13 +100,13 @@ class RedisConnection:
 
 
 def _response_fix(message: str) -> str:
-    if message.startswith(("NOAUTH", "WRONGPASS")):
+    if "NOAUTH" in message or "WRONGPASS" in message:
         return URL_FIX + ": the password in it."
-    if message.startswith("WRONGTYPE"):
+    if "WRONGTYPE" in message:
         return (
             "Another program uses keys under kimi-mcp's prefix: set store_key_prefix "
             "(KIMI_MCP_STORE_KEY_PREFIX) to one of kimi-mcp's own."
         )
-    if message.startswith("READONLY"):
+    if "READONLY" in message:
         return URL_FIX + ": point it at the Redis primary, not a read-only replica."
     return "Check Redis' log and its memory limit (maxmemory); " + URL_FIX + "."
