@@ -35,8 +35,19 @@ class Stores:
 
     async def check(self) -> None:
         """Each store usable (reachable, writable), or the first StoreError."""
+        for problem in await self.problems():
+            raise problem
+
+    async def problems(self) -> list[StoreError]:
+        """What keeps each store from being used, one StoreError per distinct problem (a
+        Redis that is down is one problem, not three)."""
+        found: dict[str, StoreError] = {}
         for store in (self.conversations, self.uploads, self.spend):
-            await _checked(store).check()
+            try:
+                await _checked(store).check()
+            except StoreError as exc:
+                found.setdefault(str(exc), exc)
+        return list(found.values())
 
     async def aclose(self) -> None:
         for store in (self.conversations, self.uploads, self.spend):
