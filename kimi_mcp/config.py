@@ -1,6 +1,7 @@
 """Settings: CLI flag > environment > TOML config file > default, resolved once at start-up."""
 
 import contextlib
+import importlib.util
 import json
 import logging
 import math
@@ -11,7 +12,7 @@ import tomllib
 import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -267,6 +268,9 @@ class Settings(BaseSettings):
         default_factory=lambda: list(DEFAULT_DENY_NAMES)
     )
     data_dir: Path = Field(default_factory=_default_data_dir)
+    # Where state lives: None (SQLite files in data_dir), sqlite:///<dir> or redis(s)://...
+    store_url: str | None = None
+    store_key_prefix: str = Field(default="kimi-mcp:", min_length=1, max_length=64)
     answer_cap: int = Field(default=80_000, ge=1000)
     # Bytes per second an upload is granted at least: its deadline is max(30 s, size / rate).
     upload_min_rate: int = Field(default=256 * 1024, ge=1)
@@ -395,6 +399,27 @@ class Settings(BaseSettings):
             raise ValueError(f"not a directory: {', '.join(missing)}")
         return resolved
 
+    @field_validator("store_url")
+    @classmethod
+    def _check_store_url(cls, url: str | None) -> str | None:
+        # The messages never quote the URL: it may hold Redis' password.
+        if not url:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme == "sqlite":
+            if parts.netloc or not parts.path.startswith("/") or parts.path == "/":
+                raise ValueError(
+                    "a SQLite store URL names a directory by its absolute path: "
+                    "sqlite:///var/lib/kimi-mcp (or leave store_url unset for data_dir)"
+                )
+            return url
+        if parts.scheme in ("redis", "rediss"):
+            _check_redis_url(parts)
+            return url
+        raise ValueError(
+            "must be sqlite:///<directory> or redis://[:password@]host:port/db (rediss:// for TLS)"
+        )
+
     @field_validator("base_url")
     @classmethod
     def _check_url(cls, url: str | None) -> str | None:
@@ -481,6 +506,24 @@ def load_settings(**flags: Any) -> Settings:
         return Settings(**given)
     except ValidationError as exc:
         raise ConfigError(describe_invalid(exc)) from None
+
+
+def _check_redis_url(parts: SplitResult) -> None:
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    database = parts.path.strip("/")
+    if not parts.hostname or port == -1 or (database and not database.isdigit()):
+        raise ValueError(
+            "a Redis store URL is redis://[:password@]host:port/db, such as "
+            "redis://127.0.0.1:6379/0 (rediss:// for TLS)"
+        )
+    if importlib.util.find_spec("redis") is None:
+        raise ValueError(
+            "a Redis store needs the redis package, not installed here: "
+            "pip install 'kimi-mcp[redis]'"
+        )
 
 
 def describe_invalid(exc: ValidationError) -> str:

@@ -2,6 +2,8 @@
 
 import fnmatch
 import os
+import re
+import sys
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -358,3 +360,34 @@ def test_kimi_tools_allowed_from_the_environment_and_an_unknown_name_refused(
     monkeypatch.setenv("KIMI_MCP_KIMI_TOOLS_ALLOWED", "fetch,web_search")
     with pytest.raises(ConfigError, match="kimi_tools_allowed"):
         load_settings()
+
+
+def test_store_url_takes_a_sqlite_directory_or_a_redis_url_and_never_quotes_a_bad_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().store_url is None  # SQLite files in data_dir
+    for url in ("sqlite:///var/lib/kimi-mcp", "redis://h:6379/0", "rediss://:pw@h:6380/2"):
+        assert load_settings(store_url=url).store_url == url
+    monkeypatch.setenv("KIMI_MCP_STORE_URL", "redis://127.0.0.1:6379/1")
+    assert load_settings().store_url == "redis://127.0.0.1:6379/1"
+    for bad in (
+        "postgres://u:hunter2-secret@h/db",
+        "redis://:hunter2-secret@h:port/0",
+        "redis://:hunter2-secret@h:6379/zero",
+        "sqlite://relative/dir",
+    ):
+        with pytest.raises(ConfigError, match="store_url") as refused:
+            load_settings(store_url=bad)
+        assert "hunter2" not in str(refused.value)
+        assert "redis://[:password@]host:port/db" in str(refused.value) or "sqlite:///" in str(
+            refused.value
+        )
+
+
+def test_a_redis_store_url_without_the_redis_extra_names_the_pip_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "redis", None)  # as if `pip install kimi-mcp` alone
+    with pytest.raises(ConfigError, match=re.escape("pip install 'kimi-mcp[redis]'")):
+        load_settings(store_url="redis://127.0.0.1:6379/0")
+    assert load_settings(store_url="sqlite:///var/lib/kimi-mcp").store_url  # SQLite needs none

@@ -38,9 +38,7 @@ from kimi_mcp.server.resources import register_conversation_resources
 from kimi_mcp.server.results import wire_safe
 from kimi_mcp.server.search_tool import SEARCH_ANNOTATIONS, web_search
 from kimi_mcp.server.tools import TOOLS, ToolEntry, ask_kimi
-from kimi_mcp.store.sqlite_conversations import SqliteConversationStore
-from kimi_mcp.store.sqlite_spend import SqliteSpendLedger
-from kimi_mcp.store.sqlite_uploads import SqliteUploadLedger
+from kimi_mcp.store.open import Stores, open_stores, sqlite_directory
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +94,8 @@ def build_server(
     `inbound_tokens` the HTTP bearers in use (generated ones are not in `settings`), and
     `clients_set_log_level` whether logging/setLevel changes the stderr log (stdio only)."""
     log_file_access(settings)  # here: stdio and HTTP both build their server once, after logging
-    store = SqliteConversationStore(  # no disk work until used
-        settings.data_dir / "conversations.sqlite3", ttl_days=settings.conversation_ttl_days
-    )
+    stores = open_stores_for(settings)  # nothing is opened until used
+    store = stores.conversations
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
@@ -112,9 +109,8 @@ def build_server(
             transport=transport,
         )
         catalogue = ModelCatalogue(client)
-        ledger = SqliteUploadLedger(settings.data_dir / "uploads.sqlite3")
+        ledger, spend = stores.uploads, stores.spend
         documents = DocumentService(client, guard_for(settings), ledger, settings.upload_min_rate)
-        spend = SqliteSpendLedger(settings.data_dir / "spend.sqlite3")
         chat = ChatService(
             client,
             catalogue,
@@ -136,9 +132,7 @@ def build_server(
         finally:
             with anyio.CancelScope(shield=True):  # a cancelled shutdown still closes each
                 await client.aclose()
-                await store.aclose()
-                await ledger.aclose()
-                await spend.aclose()
+                await stores.aclose()
 
     tools = offered_tools(settings)
     server = CompactToolsServer[AppContext](
@@ -163,6 +157,20 @@ def build_server(
     server.middleware.append(UnknownPromptGuard(server.list_prompts))
     serve_set_level(server, applies=clients_set_log_level)
     return server
+
+
+def open_stores_for(settings: Settings) -> Stores:
+    """The stores `store_url` names (SQLite in data_dir by default); callers see interfaces.
+
+    Raises:
+        StoreError: a Redis URL without the redis extra installed.
+    """
+    return open_stores(
+        settings.store_url,
+        data_dir=settings.data_dir,
+        key_prefix=settings.store_key_prefix,
+        ttl_days=settings.conversation_ttl_days,
+    )
 
 
 def offered_tools(settings: Settings) -> list[ToolEntry]:
@@ -190,9 +198,17 @@ def guard_for(settings: Settings) -> PathGuard:
     return PathGuard(
         settings.allowed_dirs,
         deny_names=settings.deny_names,
-        protected=[config, settings.data_dir.expanduser()],
+        protected=[config, *_state_dirs(settings)],
         why_none_allowed=_why_none_allowed(settings),
     )
+
+
+def _state_dirs(settings: Settings) -> list[Path]:
+    """data_dir, and the directory a sqlite:/// store_url names: never readable as documents."""
+    directories = [settings.data_dir.expanduser()]
+    if settings.store_url and settings.store_url.startswith("sqlite:"):
+        directories.append(sqlite_directory(settings.store_url, settings.data_dir))
+    return directories
 
 
 def price_table(settings: Settings) -> PriceTable:

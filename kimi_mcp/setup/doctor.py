@@ -30,9 +30,7 @@ from kimi_mcp.kimi.types import BalanceData, ModelInfo
 from kimi_mcp.setup.clients import Roots
 from kimi_mcp.setup.install import installed_clients
 from kimi_mcp.setup.show_config import TracedSettings, load_traced, mask
-from kimi_mcp.store.sqlite_conversations import SqliteConversationStore
-from kimi_mcp.store.sqlite_spend import SqliteSpendLedger
-from kimi_mcp.store.sqlite_uploads import SqliteUploadLedger
+from kimi_mcp.store.open import open_stores
 
 Status = Literal["ok", "warn", "fail", "skip"]
 NETWORK_SECONDS = 5.0  # per call to Kimi: a doctor that hangs is no help
@@ -269,23 +267,24 @@ def _allowed_dir_checks(settings: Settings) -> list[Check]:
 
 
 async def _store_checks(settings: Settings) -> list[Check]:
-    data = settings.data_dir.expanduser()
-    stores = (
-        SqliteConversationStore(data / "conversations.sqlite3"),
-        SqliteUploadLedger(data / "uploads.sqlite3"),
-        SqliteSpendLedger(data / "spend.sqlite3"),
-    )
-    problems = []
-    for store in stores:
-        try:
-            await store.check()
-        except StoreError as exc:
-            problems.append(exc)
-        finally:
-            await store.aclose()
+    """The stores store_url names (SQLite in data_dir by default) open and can be written."""
+    name = "store URL" if settings.store_url else "data dir"
+    try:
+        stores = open_stores(
+            settings.store_url,
+            data_dir=settings.data_dir,
+            key_prefix=settings.store_key_prefix,
+            ttl_days=settings.conversation_ttl_days,
+        )
+    except StoreError as exc:  # a Redis URL without the redis extra
+        return [Check(name, "fail", exc.problem + f" ({exc.path})", exc.fix)]
+    try:
+        problems = await stores.problems()
+    finally:
+        await stores.aclose()
     if not problems:
-        return [Check("data dir", "ok", f"{data}: the three stores open and can be written")]
-    return [Check("data dir", "fail", exc.problem + f" ({exc.path})", exc.fix) for exc in problems]
+        return [Check(name, "ok", f"{stores.where}: the three stores open and can be written")]
+    return [Check(name, "fail", exc.problem + f" ({exc.path})", exc.fix) for exc in problems]
 
 
 def _clients_check(roots: Roots | None) -> Check:

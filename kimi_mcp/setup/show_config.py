@@ -24,6 +24,7 @@ from pydantic_settings import (
 
 from kimi_mcp.config import Settings, TomlFileSource, default_config_path, describe_invalid
 from kimi_mcp.errors import ConfigError
+from kimi_mcp.store.store_url import masked_url
 
 Origin = Literal["flag", "env", "file", "default"]
 # The command-line flag of each setting that has one (kimi_mcp.__main__).
@@ -161,10 +162,16 @@ def shown_value(value: Any) -> Any:
     return value
 
 
+def _shown_setting(name: str, value: Any) -> Any:
+    if name == "store_url" and isinstance(value, str):
+        return masked_url(value)  # the URL stays readable, its password never shown
+    return shown_value(value)
+
+
 def as_json(traced: TracedSettings) -> dict[str, Any]:
     settings = {
         name: {
-            "value": shown_value(getattr(traced.settings, name)),
+            "value": _shown_setting(name, getattr(traced.settings, name)),
             "source": source.origin,
             "from": source.name or None,
         }
@@ -183,7 +190,7 @@ def as_text(traced: TracedSettings) -> str:
     for name, source in traced.sources.items():
         if name == "config":
             continue  # the line above says it
-        value = _short(shown_value(getattr(traced.settings, name)))
+        value = _short(_shown_setting(name, getattr(traced.settings, name)))
         lines.append(f"{name:<{width}}  {value}  ({source})")
     return "\n".join(lines)
 

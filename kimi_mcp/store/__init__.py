@@ -5,10 +5,13 @@ small interface.
 - `uploads`: `UploadLedger`, the interface, and `LedgerEntry`;
 - `spend`: `SpendLedger`, the interface, and `Spend`;
 - `sqlite_conversations`, `sqlite_uploads`, `sqlite_spend`: the embedded backend, one SQLite
-  file each in the data directory, over `sqlite_file`.
+  file each in the data directory, over `sqlite_file`;
+- `redis_conversations`, `redis_uploads`, `redis_spend`: the Redis backend for replicas, over
+  one shared `redis_connection` (the `redis` extra, imported only for a Redis URL);
+- `open`: `open_stores`, the three stores for a store URL (the one place that knows backends).
 
 Callers (the ask pipeline, the server) hold the interfaces; only the server picks a backend, so a
 second one is a new module here and one line there.
 
-May import: `kimi_mcp.errors` only.
+May import: `kimi_mcp.errors` and `redis` only.
 """

@@ -3,14 +3,12 @@
 Its failures are `StoreError`s naming the file and the fix (`sqlite_file` translates them).
 """
 
-import os
-import secrets
-import socket
 import time
 from pathlib import Path
 
 import anyio.to_thread
 
+from kimi_mcp.store.claim_tokens import lapsed, new_token
 from kimi_mcp.store.sqlite_file import Mark, SqliteFile
 from kimi_mcp.store.uploads import LedgerEntry
 
@@ -98,7 +96,7 @@ class SqliteUploadLedger:
     async def claim(self, sha256: str, purpose: str, *, seconds: float) -> str | None:
         """A claim token, or None while another live claim holds this content (see
         `UploadLedger.claim`); wall-clock expiry, since the clock is shared across processes."""
-        token = f"{_HOST}:{os.getpid()}:{secrets.token_hex(8)}"
+        token = new_token()
         return await anyio.to_thread.run_sync(self._claim, sha256, purpose, token, seconds)
 
     def _claim(self, sha256: str, purpose: str, token: str, seconds: float) -> str | None:
@@ -110,7 +108,7 @@ class SqliteUploadLedger:
                 "SELECT token, expires_at FROM claims WHERE sha256 = ? AND purpose = ?",
                 (sha256, purpose),
             ).fetchone()
-            if row is not None and not _lapsed(row[0], row[1], now):
+            if row is not None and not lapsed(row[0], row[1], now):
                 return None
             db.execute(
                 "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?)",
@@ -139,23 +137,3 @@ class SqliteUploadLedger:
     def _cache_body(self, file_id: str, body: str) -> None:
         with self._connect() as db:
             db.execute("INSERT OR REPLACE INTO contents VALUES (?, ?)", (file_id, body))
-
-
-_HOST = socket.gethostname()
-
-
-def _lapsed(token: str, expires_at: float, now: float) -> bool:
-    """Expired, or held by a process of this host that is gone (a crash frees it at once)."""
-    if expires_at <= now:
-        return True
-    host, _, rest = token.partition(":")
-    pid = rest.partition(":")[0]
-    if host != _HOST or not pid.isdigit():
-        return False  # another machine sharing the data directory: only the expiry tells
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # alive, owned by another user
-        return False
-    return False

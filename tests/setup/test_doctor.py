@@ -16,6 +16,7 @@ from kimi_mcp.emulator import Emulator, serve_emulator
 from kimi_mcp.setup.clients import Roots
 from kimi_mcp.setup.doctor import Check, Probe, diagnose, doctor
 from tests.conftest import CANARY_KEY, assert_no_canary
+from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
 OTHER_KEY = "sk-global-0a1b2c3d4e5f6a7b8c9d"
@@ -205,3 +206,19 @@ def test_doctor_with_a_bad_config_reports_it_as_one_failed_check(
     out = capsys.readouterr().out
     assert stopped.value.code == 1
     assert out.startswith("fail  config  invalid settings: unknown setting 'defualt_model'")
+
+
+@pytest.mark.usefixtures("key_in_env")
+async def test_doctor_checks_that_a_redis_store_url_is_reachable(
+    emulator_url: str, workdir: Path, redis_server: RedisServer, redis_url: str
+) -> None:
+    probe = Probe({"global": emulator_url})
+    password_url = redis_url.replace("redis://", "redis://:hunter2-pass@")
+    checks = by_name(await diagnose({"store_url": redis_url}, probe))
+    assert checks["store URL"].status == "ok", checks["store URL"]
+    assert redis_url in checks["store URL"].detail
+    redis_server.stop()
+    text, code = await run_doctor({"store_url": password_url}, probe)
+    assert code == 1
+    assert "fail  store URL" in text and "Redis is not reachable" in text, text
+    assert "hunter2" not in text and "redis://:***@127.0.0.1" in text

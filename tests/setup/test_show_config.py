@@ -114,3 +114,15 @@ def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) 
         main(["--version"])
     assert stopped.value.code == 0
     assert capsys.readouterr().out == f"kimi-mcp {version('kimi-mcp')}\n"
+
+
+def test_config_shows_the_store_url_with_its_password_masked(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KIMI_MCP_STORE_URL", "redis://:hunter2-pass@redis.internal:6379/0")
+    out = run(capsys, "config")
+    assert "hunter2" not in out
+    assert "redis://:***@redis.internal:6379/0  (env KIMI_MCP_STORE_URL)" in out
+    shown = settings_json(capsys)
+    assert shown["store_url"]["value"] == "redis://:***@redis.internal:6379/0"
+    assert shown["store_key_prefix"]["value"] == "kimi-mcp:"

@@ -1,11 +1,11 @@
 """What every store backend must do, through the interfaces its callers hold.
 
 Each test takes `open_conversations` or `open_ledger`, a factory parametrised over the backends
-(SQLite today): a second backend joins the params and must pass the same tests, reopening
-included, since conversations outlive a server restart.
+(`open_backend` in tests/store/conftest.py: SQLite and Redis): every backend must pass the same
+tests, reopening included, since conversations outlive a server restart.
 """
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
@@ -19,9 +19,8 @@ from kimi_mcp.store.conversations import (
     Turn,
     new_conversation,
 )
-from kimi_mcp.store.sqlite_conversations import SqliteConversationStore
-from kimi_mcp.store.sqlite_uploads import SqliteUploadLedger
 from kimi_mcp.store.uploads import LedgerEntry, UploadLedger
+from tests.store.conftest import OpenStores
 
 pytestmark = pytest.mark.anyio
 OWNER = DEFAULT_OWNER
@@ -31,35 +30,22 @@ OpenLedger = Callable[[], Awaitable[UploadLedger]]
 MODEL = "kimi-k2.6"
 
 
-@pytest.fixture(params=["sqlite"])
-async def open_conversations(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[OpenConversations]:
-    """Opens the same conversation store again each time it is called; all closed at the end."""
-    opened: list[ConversationStore] = []
+@pytest.fixture
+def open_conversations(open_backend: OpenStores) -> OpenConversations:
+    """Opens the same conversation store again each time it is called."""
 
     async def open_store() -> ConversationStore:
-        assert request.param == "sqlite"
-        opened.append(SqliteConversationStore(tmp_path / "conversations.sqlite3", ttl_days=30))
-        return opened[-1]
+        return open_backend().conversations
 
-    yield open_store
-    for store in opened:
-        await store.aclose()
+    return open_store
 
 
-@pytest.fixture(params=["sqlite"])
-async def open_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OpenLedger]:
-    opened: list[UploadLedger] = []
-
+@pytest.fixture
+def open_ledger(open_backend: OpenStores) -> OpenLedger:
     async def open_store() -> UploadLedger:
-        assert request.param == "sqlite"
-        opened.append(SqliteUploadLedger(tmp_path / "uploads.sqlite3"))
-        return opened[-1]
+        return open_backend().uploads
 
-    yield open_store
-    for ledger in opened:
-        await ledger.aclose()
+    return open_store
 
 
 # Conversations ----------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The spend ledger: per UTC day and currency, summed across calls and processes."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
@@ -9,6 +9,7 @@ import pytest
 from kimi_mcp.errors import StoreError
 from kimi_mcp.store.spend import Spend, SpendLedger
 from kimi_mcp.store.sqlite_spend import SqliteSpendLedger
+from tests.store.conftest import OpenStores
 
 pytestmark = pytest.mark.anyio
 
@@ -16,19 +17,14 @@ OpenLedger = Callable[[], Awaitable[SpendLedger]]
 DAY = "2026-11-30"
 
 
-@pytest.fixture(params=["sqlite"])
-async def open_spend(tmp_path: Path) -> AsyncIterator[OpenLedger]:
+@pytest.fixture
+def open_spend(open_backend: OpenStores) -> OpenLedger:
     """Opens the same ledger again each time it is called (as another process would)."""
-    opened: list[SpendLedger] = []
 
     async def open_one() -> SpendLedger:
-        ledger = SqliteSpendLedger(tmp_path / "spend.sqlite3")
-        opened.append(ledger)
-        return ledger
+        return open_backend().spend
 
-    yield open_one
-    for ledger in opened:
-        await ledger.aclose()
+    return open_one
 
 
 async def test_a_day_with_nothing_recorded_has_spent_nothing(open_spend: OpenLedger) -> None:
