@@ -3,19 +3,26 @@
 Fitting a long conversation needs exact counts, but asking Kimi to count the whole history on
 every call would send it all again each time. Counting message by message lets a count be
 reused for as long as the message stays in the history (and across conversations that share a
-system prompt or a document). The sum of per-message counts is never below Kimi's count of the
-whole list (each count carries the per-message framing), so fitting with it is safe.
+system prompt or a document). Counts are kept in memory and in the store, so other processes
+and replicas reuse them too; the store is only a cache, so its failures cost a recount, never
+the call. The sum of per-message counts is never below Kimi's count of the whole list (each
+count carries the per-message framing), so fitting with it is safe.
 """
 
 import hashlib
 import json
+import logging
 from collections import OrderedDict
 from typing import Any
 
 import anyio
 import anyio.abc
 
+from kimi_mcp.errors import StoreError
 from kimi_mcp.kimi.client import KimiClient
+from kimi_mcp.store.token_counts import TokenCountStore
+
+log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
 CACHE_SIZE = 8192  # message counts kept; about 1 MB
@@ -23,8 +30,11 @@ CONCURRENCY = 4  # counts asked at once: Kimi's lowest tiers allow few requests 
 
 
 class TokenCounter:
-    def __init__(self, client: KimiClient, *, size: int = CACHE_SIZE) -> None:
+    def __init__(
+        self, client: KimiClient, store: TokenCountStore | None = None, *, size: int = CACHE_SIZE
+    ) -> None:
         self._client = client
+        self._store = store
         self._size = size
         self._cache: OrderedDict[str, int] = OrderedDict()
         self._limit = anyio.CapacityLimiter(CONCURRENCY)
@@ -36,6 +46,10 @@ class TokenCounter:
         counts = {key: self._cache[key] for key in keys if key in self._cache}
         for key in counts:
             self._cache.move_to_end(key)
+        stored = await self._stored([key for key in keys if key not in counts])
+        counts.update(stored)
+        for key, tokens in stored.items():
+            self._remember(key, tokens)
         missing = {key: m for key, m in zip(keys, messages, strict=True) if key not in counts}
         errors: list[Exception] = []
 
@@ -56,7 +70,25 @@ class TokenCounter:
             raise errors[0]
         for key in missing:
             self._remember(key, counts[key])
+        await self._keep({key: counts[key] for key in missing})
         return [counts[key] for key in keys]
+
+    async def _stored(self, keys: list[str]) -> dict[str, int]:
+        if self._store is None or not keys:
+            return {}
+        try:
+            return await self._store.get_many(keys)
+        except StoreError as exc:
+            log.info("token counts not read from the store (counting again): %s", exc)
+            return {}
+
+    async def _keep(self, counts: dict[str, int]) -> None:
+        if self._store is None or not counts:
+            return
+        try:
+            await self._store.put_many(counts)
+        except StoreError as exc:
+            log.info("token counts not kept in the store: %s", exc)
 
     def _remember(self, key: str, tokens: int) -> None:
         self._cache[key] = tokens

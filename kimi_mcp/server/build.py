@@ -119,7 +119,7 @@ def build_server(
             settings.default_model,
             settings.deadline,
             settings.answer_cap,
-            TokenCounter(client),
+            TokenCounter(client, stores.token_counts),
             CostMeter(price_table(settings), spend, settings.daily_spend_cap),
             KimiTools(
                 FormulaCatalogue(client),

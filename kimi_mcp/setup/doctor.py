@@ -283,7 +283,7 @@ async def _store_checks(settings: Settings) -> list[Check]:
     finally:
         await stores.aclose()
     if not problems:
-        return [Check(name, "ok", f"{stores.where}: the three stores open and can be written")]
+        return [Check(name, "ok", f"{stores.where}: the stores open and can be written")]
     return [Check(name, "fail", exc.problem + f" ({exc.path})", exc.fix) for exc in problems]
 
 

@@ -1,14 +1,16 @@
-"""What kimi-mcp keeps: conversations, the upload ledger and the spend per day, each behind one
-small interface.
+"""What kimi-mcp keeps: conversations, the upload ledger, the spend per day and Kimi's token
+counts, each behind one small interface.
 
 - `conversations`: `ConversationStore`, the interface, and its values (`Conversation`, `Turn`);
 - `uploads`: `UploadLedger`, the interface, and `LedgerEntry`;
 - `spend`: `SpendLedger`, the interface, and `Spend`;
-- `sqlite_conversations`, `sqlite_uploads`, `sqlite_spend`: the embedded backend, one SQLite
-  file each in the data directory, over `sqlite_file`;
-- `redis_conversations`, `redis_uploads`, `redis_spend`: the Redis backend for replicas, over
+- `token_counts`: `TokenCountStore`, a shared cache of Kimi's counts by content key;
+- `sqlite_conversations`, `sqlite_uploads`, `sqlite_spend`, `sqlite_token_counts`: the embedded
+  backend, one SQLite file each in the data directory, over `sqlite_file`;
+- `redis_conversations`, `redis_uploads`, `redis_spend`, `redis_token_counts`: the Redis backend
+  for replicas, over
   one shared `redis_connection` (the `redis` extra, imported only for a Redis URL);
-- `open`: `open_stores`, the three stores for a store URL (the one place that knows backends).
+- `open`: `open_stores`, the stores for a store URL (the one place that knows backends).
 
 Callers (the ask pipeline, the server) hold the interfaces; only the server picks a backend, so a
 second one is a new module here and one line there.

@@ -14,8 +14,10 @@ from kimi_mcp.store.conversations import ConversationStore
 from kimi_mcp.store.spend import SpendLedger
 from kimi_mcp.store.sqlite_conversations import SqliteConversationStore
 from kimi_mcp.store.sqlite_spend import SqliteSpendLedger
+from kimi_mcp.store.sqlite_token_counts import SqliteTokenCountStore
 from kimi_mcp.store.sqlite_uploads import SqliteUploadLedger
 from kimi_mcp.store.store_url import masked_url
+from kimi_mcp.store.token_counts import TokenCountStore
 from kimi_mcp.store.uploads import UploadLedger
 
 REDIS_SCHEMES = ("redis", "rediss")
@@ -24,6 +26,7 @@ REDIS_EXTRA = "pip install 'kimi-mcp[redis]'"
 
 class Checked(Protocol):
     async def check(self) -> None: ...
+    async def aclose(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,12 @@ class Stores:
     conversations: ConversationStore
     uploads: UploadLedger
     spend: SpendLedger
+    token_counts: TokenCountStore
     where: str  # the directory or the URL (password masked), for messages and doctor
+
+    @property
+    def all(self) -> tuple[object, ...]:
+        return (self.conversations, self.uploads, self.spend, self.token_counts)
 
     async def check(self) -> None:
         """Each store usable (reachable, writable), or the first StoreError."""
@@ -42,7 +50,7 @@ class Stores:
         """What keeps each store from being used, one StoreError per distinct problem (a
         Redis that is down is one problem, not three)."""
         found: dict[str, StoreError] = {}
-        for store in (self.conversations, self.uploads, self.spend):
+        for store in self.all:
             try:
                 await _checked(store).check()
             except StoreError as exc:
@@ -50,8 +58,8 @@ class Stores:
         return list(found.values())
 
     async def aclose(self) -> None:
-        for store in (self.conversations, self.uploads, self.spend):
-            await store.aclose()
+        for store in self.all:
+            await _checked(store).aclose()
 
 
 def _checked(store: object) -> Checked:
@@ -68,7 +76,7 @@ def sqlite_directory(url: str | None, data_dir: Path) -> Path:
 def open_stores(
     url: str | None, *, data_dir: Path, key_prefix: str = "kimi-mcp:", ttl_days: float = 0
 ) -> Stores:
-    """The three stores for `url` (None: SQLite files in `data_dir`). Nothing is opened yet.
+    """The stores for `url` (None: SQLite files in `data_dir`). Nothing is opened yet.
 
     Raises:
         StoreError: a Redis URL and the redis extra is not installed.
@@ -80,6 +88,7 @@ def open_stores(
         SqliteConversationStore(directory / "conversations.sqlite3", ttl_days=ttl_days),
         SqliteUploadLedger(directory / "uploads.sqlite3"),
         SqliteSpendLedger(directory / "spend.sqlite3"),
+        SqliteTokenCountStore(directory / "token_counts.sqlite3"),
         str(directory),
     )
 
@@ -89,6 +98,7 @@ def _redis_stores(url: str, key_prefix: str, ttl_days: float) -> Stores:
         from kimi_mcp.store.redis_connection import RedisConnection
         from kimi_mcp.store.redis_conversations import RedisConversationStore
         from kimi_mcp.store.redis_spend import RedisSpendLedger
+        from kimi_mcp.store.redis_token_counts import RedisTokenCountStore
         from kimi_mcp.store.redis_uploads import RedisUploadLedger
     except ImportError as exc:
         raise StoreError(
@@ -99,5 +109,6 @@ def _redis_stores(url: str, key_prefix: str, ttl_days: float) -> Stores:
         RedisConversationStore(connection, ttl_days=ttl_days),
         RedisUploadLedger(connection),
         RedisSpendLedger(connection),
+        RedisTokenCountStore(connection),
         connection.shown,
     )

@@ -1,5 +1,6 @@
 """Fitting a conversation to the window, and the token counts it asks Kimi for."""
 
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -11,6 +12,7 @@ from kimi_mcp.ask.token_counts import TokenCounter
 from kimi_mcp.emulator import Emulator, Fault
 from kimi_mcp.errors import InputError, PermissionDeniedError
 from kimi_mcp.kimi.client import KimiClient
+from kimi_mcp.store.open import open_stores
 from tests.conftest import CANARY_KEY, USER_AGENT
 
 pytestmark = pytest.mark.anyio
@@ -98,3 +100,50 @@ async def test_a_failing_count_is_one_clear_error_and_stops_the_other_counts(
         await client.aclose()
     asked = [r for r in emulator.requests if r.path == estimate]
     assert 1 <= len(asked) <= 4  # at most the first concurrent round went out
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+async def test_a_count_made_by_one_replica_is_reused_by_another_through_the_store(
+    emulator: Emulator,
+    emulator_url: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    backend: str,
+) -> None:
+    url = request.getfixturevalue("redis_url") if backend == "redis" else None
+    estimate = "/v1/tokenizers/estimate-token-count"
+    client = KimiClient(user_agent=USER_AGENT, api_key=SecretStr(CANARY_KEY), base_url=emulator_url)
+    replicas = [open_stores(url, data_dir=tmp_path) for _ in range(2)]
+    messages = [{"role": "user", "content": f"turn {n}"} for n in range(6)]
+    deadline = anyio.current_time() + 30
+    try:
+        first = await TokenCounter(client, replicas[0].token_counts).count_each(
+            "kimi-k2.6", messages, deadline=deadline
+        )
+        asked = sum(r.path == estimate for r in emulator.requests)
+        second = await TokenCounter(client, replicas[1].token_counts).count_each(
+            "kimi-k2.6", messages, deadline=deadline
+        )
+    finally:
+        await client.aclose()
+        for stores in replicas:
+            await stores.aclose()
+    assert second == first and asked == len(messages)
+    assert sum(r.path == estimate for r in emulator.requests) == asked  # none asked again
+
+
+async def test_a_token_count_store_that_fails_costs_a_recount_not_the_call(
+    emulator: Emulator, emulator_url: str, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "data"
+    blocker.write_text("a file where the data directory should be")
+    stores = open_stores(None, data_dir=blocker)
+    client = KimiClient(user_agent=USER_AGENT, api_key=SecretStr(CANARY_KEY), base_url=emulator_url)
+    try:
+        counts = await TokenCounter(client, stores.token_counts).count_each(
+            "kimi-k2.6", [{"role": "user", "content": "hi"}], deadline=anyio.current_time() + 30
+        )
+    finally:
+        await client.aclose()
+        await stores.aclose()
+    assert counts[0] > 0
