@@ -140,7 +140,7 @@ async def test_doctor_with_an_unwritable_data_dir_fails_saying_how_to_fix_it(
     _, code = await run_doctor(flags)
     stores = [c for c in await diagnose(flags) if c.name == "data dir"]
     assert code == 1
-    assert len(stores) == 3 and all(c.status == "fail" for c in stores)
+    assert len(stores) == 4 and all(c.status == "fail" for c in stores)  # one per store file
     assert all("data_dir (KIMI_MCP_DATA_DIR)" in c.fix for c in stores)
 
 
