@@ -11,7 +11,7 @@ import anyio
 import httpx2
 import pytest
 from mcp import Client
-from mcp.client.context import ClientRequestContext
+from mcp.client.session import ClientRequestContext
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ListRootsResult, Root
 
@@ -95,7 +95,7 @@ class Alternating(httpx2.AsyncBaseTransport):
 async def alternating_client(
     bases: list[str], roots: list[Root]
 ) -> AsyncIterator[tuple[Client, Alternating]]:
-    async def list_roots(_: ClientRequestContext) -> ListRootsResult:
+    async def list_roots(context: ClientRequestContext) -> ListRootsResult:
         return ListRootsResult(roots=roots)
 
     transport = Alternating(bases)
