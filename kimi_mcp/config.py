@@ -284,6 +284,9 @@ class Settings(BaseSettings):
     # be open (at the cap the one idle for longest is closed to admit a new one). See README.
     http_session_idle: float = Field(default=300.0, gt=0, le=86400)
     http_max_sessions: int = Field(default=1000, ge=1, le=100_000)
+    # Secrets sealing the state of a multi-round-trip 2026-era request (the first seals, all
+    # unseal): replicas sharing them can each resume a request another one started.
+    request_state_keys: Annotated[list[SecretStr] | None, NoDecode] = None
     allowed_hosts: Annotated[list[str] | None, NoDecode] = None
     allowed_origins: Annotated[list[str] | None, NoDecode] = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"
@@ -354,6 +357,29 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_names(cls, value: Any) -> Any:
         return _split_list(value, ",")
+
+    @field_validator("request_state_keys", mode="before")
+    @classmethod
+    def _parse_state_keys(cls, value: Any) -> Any:
+        return _split_list(value, ",")
+
+    @field_validator("request_state_keys")
+    @classmethod
+    def _strong_state_keys(cls, keys: list[SecretStr] | None) -> list[SecretStr] | None:
+        if keys is None:
+            return None
+        if not keys:
+            raise ValueError("give at least one key, or leave request_state_keys unset")
+        # Never the key itself in the message: only which one, and how to make a good one.
+        short = [str(n + 1) for n, k in enumerate(keys) if len(k.get_secret_value()) < 32]
+        if short:
+            raise ValueError(
+                f"key {', '.join(short)} is shorter than 32 characters; make each with "
+                "python3 -c 'import secrets; print(secrets.token_hex(32))'"
+            )
+        if len({k.get_secret_value() for k in keys}) != len(keys):
+            raise ValueError("the same key is listed twice: give each key once")
+        return keys
 
     @field_validator("auth_tokens")
     @classmethod

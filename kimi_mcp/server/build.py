@@ -13,6 +13,7 @@ from typing import ParamSpec, TypeVar
 import anyio
 import httpx2
 from mcp.server import MCPServer
+from mcp.server.mcpserver import RequestStateSecurity
 from mcp.server.mcpserver.exceptions import ToolError
 
 from kimi_mcp import __version__
@@ -34,6 +35,7 @@ from kimi_mcp.server.compact_schemas import CompactToolsServer
 from kimi_mcp.server.log_level import serve_set_level
 from kimi_mcp.server.owners import OwnerScope
 from kimi_mcp.server.prompts import register_prompts
+from kimi_mcp.server.readiness import Readiness
 from kimi_mcp.server.resources import register_conversation_resources
 from kimi_mcp.server.results import wire_safe
 from kimi_mcp.server.search_tool import SEARCH_ANNOTATIONS, web_search
@@ -89,10 +91,12 @@ def build_server(
     transport: httpx2.AsyncBaseTransport | None = None,
     inbound_tokens: tuple[str, ...] = (),
     clients_set_log_level: bool = True,
+    readiness: Readiness | None = None,
 ) -> MCPServer[AppContext]:
     """The kimi MCP server; `transport` is the test seam for the upstream HTTP traffic,
-    `inbound_tokens` the HTTP bearers in use (generated ones are not in `settings`), and
-    `clients_set_log_level` whether logging/setLevel changes the stderr log (stdio only)."""
+    `inbound_tokens` the HTTP bearers in use (generated ones are not in `settings`),
+    `clients_set_log_level` whether logging/setLevel changes the stderr log (stdio only), and
+    `readiness` (HTTP) is given the stores to probe while the server runs."""
     log_file_access(settings)  # here: stdio and HTTP both build their server once, after logging
     stores = open_stores_for(settings)  # nothing is opened until used
     store = stores.conversations
@@ -127,9 +131,13 @@ def build_server(
                 settings.max_tool_rounds,
             ),
         )
+        if readiness is not None:
+            readiness.watch(stores)  # every store, whatever the backend
         try:
             yield AppContext(settings, client, catalogue, chat, documents)
         finally:
+            if readiness is not None:
+                readiness.forget()
             with anyio.CancelScope(shield=True):  # a cancelled shutdown still closes each
                 await client.aclose()
                 await stores.aclose()
@@ -142,8 +150,10 @@ def build_server(
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         log_level=settings.log_level,
+        request_state_security=request_state_security(settings),
     )
-    keys = (settings.api_key, settings.auth_token, *(settings.auth_tokens or {}))
+    state_keys = settings.request_state_keys or []
+    keys = (settings.api_key, settings.auth_token, *(settings.auth_tokens or {}), *state_keys)
     configured = [key.get_secret_value() for key in keys if key]
     secrets = tuple(secret for secret in (*configured, *inbound_tokens) if secret)
     for fn, title, annotations in tools:
@@ -171,6 +181,17 @@ def open_stores_for(settings: Settings) -> Stores:
         key_prefix=settings.store_key_prefix,
         ttl_days=settings.conversation_ttl_days,
     )
+
+
+def request_state_security(settings: Settings) -> RequestStateSecurity | None:
+    """The configured keys sealing multi-round-trip state; None: the SDK's per-process key.
+
+    Every replica must share the keys and the server name ("kimi", the state's audience), so a
+    request one replica started can resume on another.
+    """
+    if not settings.request_state_keys:
+        return None
+    return RequestStateSecurity(keys=[k.get_secret_value() for k in settings.request_state_keys])
 
 
 def offered_tools(settings: Settings) -> list[ToolEntry]:

@@ -1,4 +1,5 @@
-"""Streamable HTTP: the SDK app at /mcp behind Host/Origin and bearer checks, plus /healthz."""
+"""Streamable HTTP: the SDK app at /mcp behind Host/Origin and bearer checks, plus /healthz
+(liveness) and /readyz (the store answers), both open to load balancers."""
 
 import ipaddress
 import logging
@@ -24,12 +25,14 @@ from kimi_mcp.server.http_auth import (
     token_problem,
 )
 from kimi_mcp.server.http_sessions import make_room_for_new_sessions
+from kimi_mcp.server.readiness import Readiness
 from kimi_mcp.store.conversations import DEFAULT_OWNER
 
 log = logging.getLogger(__name__)
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
-OPEN_PATHS = ("/healthz",)  # load balancers probe it without a token or a known Host
+# Load balancers probe these without a token or a known Host.
+OPEN_PATHS = ("/healthz", "/readyz")
 
 
 def is_loopback(host: str) -> bool:
@@ -59,7 +62,13 @@ def build_http_app(settings: Settings, tokens: Mapping[str, str]) -> Starlette:
     """The SDK app plus /healthz, wrapped (outermost first) in the Host/Origin guard and auth;
     `tokens` maps each bearer token to the owner of the conversations it may see."""
     security = security_for(settings)
-    server = build_server(settings, inbound_tokens=tuple(tokens), clients_set_log_level=False)
+    readiness = Readiness()
+    server = build_server(
+        settings,
+        inbound_tokens=tuple(tokens),
+        clients_set_log_level=False,
+        readiness=readiness,
+    )
     app = server.streamable_http_app(
         streamable_http_path="/mcp",
         transport_security=security,
@@ -69,6 +78,7 @@ def build_http_app(settings: Settings, tokens: Mapping[str, str]) -> Starlette:
     )
     make_room_for_new_sessions(server.session_manager)
     app.add_route("/healthz", healthz, methods=["GET"])
+    app.add_route("/readyz", readiness.endpoint, methods=["GET"])
     # add_middleware puts the last one added outermost: see http_auth for why the guard is.
     app.add_middleware(BearerAuth, tokens=tokens, open_paths=OPEN_PATHS)
     app.add_middleware(HostOriginGuard, security=security, open_paths=OPEN_PATHS)
@@ -137,6 +147,13 @@ def check_binding(settings: Settings, generated: bool) -> None:
         raise ConfigError(
             f"refusing to serve on {settings.host} without KIMI_MCP_ALLOWED_HOSTS: list the "
             "Host values clients will send, e.g. KIMI_MCP_ALLOWED_HOSTS=kimi.example.lan:8765"
+        )
+    if not settings.request_state_keys:
+        log.warning(
+            "serving on %s without request_state_keys: a 2026-era request that needs a second "
+            "round trip can only resume on this process; behind a load balancer set the same "
+            "KIMI_MCP_REQUEST_STATE_KEYS on every replica (README: Team deployment)",
+            settings.host,
         )
     log.warning(
         "serving on %s, beyond loopback: anyone who can reach this port and holds the token can "
