@@ -98,6 +98,7 @@ def test_the_sdist_holds_what_the_tests_and_ci_need(release: Release) -> None:
     wanted |= {_relative(p) for p in (ROOT / "tests").rglob("*.py") if "__pycache__" not in p.parts}
     wanted |= {_relative(p) for p in _files(ROOT / ".ci") if "npm" not in p.parts}
     wanted |= {_relative(p) for p in _files(ROOT / "scripts")}
+    wanted |= {_relative(p) for p in _files(ROOT / "deploy")}
     missing = sorted(wanted - release.sdist)
     assert missing == [], f"add to MANIFEST.in: {missing}"
     shipped_by_accident = [

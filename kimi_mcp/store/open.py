@@ -38,7 +38,7 @@ class Stores:
     where: str  # the directory or the URL (password masked), for messages and doctor
 
     @property
-    def all(self) -> tuple[object, ...]:
+    def all(self) -> tuple[Checked, ...]:
         return (self.conversations, self.uploads, self.spend, self.token_counts)
 
     async def check(self) -> None:
@@ -52,18 +52,14 @@ class Stores:
         found: dict[str, StoreError] = {}
         for store in self.all:
             try:
-                await _checked(store).check()
+                await store.check()
             except StoreError as exc:
                 found.setdefault(str(exc), exc)
         return list(found.values())
 
     async def aclose(self) -> None:
         for store in self.all:
-            await _checked(store).aclose()
-
-
-def _checked(store: object) -> Checked:
-    return store  # type: ignore[return-value]  # every backend has check(); not every interface
+            await store.aclose()
 
 
 def sqlite_directory(url: str | None, data_dir: Path) -> Path:

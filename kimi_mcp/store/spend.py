@@ -21,6 +21,9 @@ class Spend:
 
 
 class SpendLedger(Protocol):
+    async def check(self) -> None:
+        """Usable (reachable, writable), or StoreError saying the fix: asked before billing."""
+
     async def record(self, day: str, currency: str, spend: Spend) -> None:
         """Add one call's spend to `day` (YYYY-MM-DD, UTC) in `currency`."""
 

@@ -22,6 +22,9 @@ class LedgerEntry:
 
 
 class UploadLedger(Protocol):
+    async def check(self) -> None:
+        """Usable (reachable, writable), or StoreError saying the fix: asked before billing."""
+
     async def find(self, sha256: str, purpose: str) -> LedgerEntry | None: ...
     async def record(self, entry: LedgerEntry, source: Path) -> None:
         """Remember an upload and the local path it came from (for the delete audit line)."""
