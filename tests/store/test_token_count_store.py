@@ -1,9 +1,12 @@
 """The token-count cache on both backends: what one process (or replica) counted, another finds;
 a count never comes back for a key that was not stored, and a foreign value is a StoreError."""
 
+from pathlib import Path
+
 import pytest
 
 from kimi_mcp.errors import StoreError
+from kimi_mcp.store.open import open_stores
 from tests.store.conftest import OpenStores
 
 pytestmark = pytest.mark.anyio
@@ -34,14 +37,15 @@ async def test_a_thousand_keys_in_one_call(open_backend: OpenStores) -> None:
 
 
 async def test_a_value_kimi_mcp_did_not_write_is_a_store_error_under_redis(
-    redis_url: str, open_backend: OpenStores
+    redis_url: str, tmp_path: Path
 ) -> None:
     import redis
 
-    stores = open_backend()
-    if "redis" not in stores.where:
-        pytest.skip("a foreign value is a Redis-only concern (SQLite columns are typed)")
     with redis.Redis.from_url(redis_url) as raw:
         raw.set("kimi-mcp:tokens:odd", "not a number")
-    with pytest.raises(StoreError):
-        await stores.token_counts.get_many(["odd"])
+    stores = open_stores(redis_url, data_dir=tmp_path)
+    try:
+        with pytest.raises(StoreError, match="holds something kimi-mcp did not write"):
+            await stores.token_counts.get_many(["odd"])
+    finally:
+        await stores.aclose()
