@@ -11,7 +11,7 @@ from typing import Any
 
 import anyio
 
-from kimi_mcp.kimi.stream import StreamState
+from kimi_mcp.kimi.stream import Phase, StreamState
 from kimi_mcp.server.results import wire_safe
 
 log = logging.getLogger(__name__)
@@ -39,12 +39,16 @@ class ProgressReporter:
         self._last_sent = self._started
         self._state: StreamState | None = None
         self._step: str | None = None  # a tool step under way ("searching: ...")
+        self._phase: Phase = "waiting"  # of the last stream line seen
         self._value = 0.0
 
     async def update(self, state: StreamState) -> None:
-        """Called for every stream line; sends only when MIN_INTERVAL has passed."""
-        self._state, self._step = state, None
-        if anyio.current_time() - self._last_sent >= self._min:
+        """Called for every stream line: a note at once when the phase changes (the first
+        thinking or answer token is news the user waits for), otherwise at most every
+        MIN_INTERVAL since the last note."""
+        changed = state.phase != self._phase or self._step is not None
+        self._state, self._step, self._phase = state, None, state.phase
+        if changed or anyio.current_time() - self._last_sent >= self._min:
             await self._emit()
 
     async def step(self, what: str) -> None:

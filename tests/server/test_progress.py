@@ -1,5 +1,7 @@
 """The progress reporter: best effort, never the reason an answer is lost."""
 
+import json
+
 import pytest
 
 from kimi_mcp.kimi.stream import StreamState
@@ -29,3 +31,27 @@ async def test_the_body_error_leaves_unwrapped() -> None:
     with pytest.raises(ValueError, match="upstream said no"):
         async with ProgressReporter(send).running():
             raise ValueError("upstream said no")
+
+
+def _state_after(*deltas: dict[str, str]) -> StreamState:
+    state = StreamState(model="kimi-k2.6")
+    for delta in deltas:
+        state.feed_line("data: " + json.dumps({"choices": [{"index": 0, "delta": delta}]}))
+        state.feed_line("")
+    return state
+
+
+async def test_each_phase_change_is_told_at_once_not_after_the_throttle() -> None:
+    """An answer that starts thinking and answering within the first half second still gets a
+    note for each: the throttle spaces notes within a phase, never delays news of a new one."""
+    said: list[str] = []
+
+    async def send(progress: float, message: str) -> None:
+        said.append(message)
+
+    reporter = ProgressReporter(send, min_interval=3600)  # only phase changes can pass
+    await reporter.update(_state_after({"role": "assistant", "content": ""}))
+    await reporter.update(_state_after({"reasoning_content": "hmm"}))
+    await reporter.update(_state_after({"reasoning_content": "hmm"}, {"reasoning_content": "."}))
+    await reporter.update(_state_after({"reasoning_content": "hmm"}, {"content": "Hi"}))
+    assert [m.split(":")[0] for m in said] == ["thinking", "answering"]
