@@ -1,5 +1,5 @@
 """Fixtures of the emulator's tool tests: one emulator on loopback per module, reset per test, and
-a raw HTTP client to it (modules that define their own fixtures of these names keep theirs)."""
+a raw HTTP client to it (shared by every emulator test module that drives it over raw HTTP)."""
 
 from collections.abc import AsyncIterator
 
@@ -27,7 +27,9 @@ async def served() -> AsyncIterator[tuple[Emulator, str]]:
 def emu(served: tuple[Emulator, str]) -> Emulator:
     emulator = served[0]
     emulator.reset()
-    emulator.reply = None
+    emulator.files.clear()
+    emulator.reply, emulator.stream_delay = None, 0.0
+    emulator.balance_set(3.00001, 46.58893)
     return emulator
 
 

@@ -3,7 +3,6 @@
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -11,42 +10,13 @@ import httpx2
 import pytest
 
 from kimi_mcp.emulator import Emulator, Fault, serve_emulator
+from tests.emulator.conftest import KEY
 
 pytestmark = pytest.mark.anyio
 
-KEY = "sk-emulator-key"
 CHAT = "/v1/chat/completions"
 HELLO = [{"role": "user", "content": "hello nonce-4711"}]
 PNG = "data:image/png;base64,iVBORw0KGgo="
-
-
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"  # module scope: one emulator serves the whole module
-
-
-@pytest.fixture(scope="module")
-async def served() -> AsyncIterator[tuple[Emulator, str]]:
-    emulator = Emulator()
-    async with serve_emulator(emulator) as url:
-        yield emulator, url
-
-
-@pytest.fixture
-def emu(served: tuple[Emulator, str]) -> Emulator:
-    emulator = served[0]
-    emulator.reset()
-    emulator.files.clear()
-    emulator.reply, emulator.stream_delay = None, 0.0
-    emulator.balance_set(3.00001, 46.58893)
-    return emulator
-
-
-@pytest.fixture
-async def http(served: tuple[Emulator, str], emu: Emulator) -> AsyncIterator[httpx2.AsyncClient]:
-    auth = {"Authorization": f"Bearer {KEY}"}
-    async with httpx2.AsyncClient(base_url=served[1], headers=auth, timeout=5) as client:
-        yield client
 
 
 def chat_body(model: str = "kimi-k2.6", messages: Any = None, **extra: Any) -> dict[str, Any]:
