@@ -99,7 +99,8 @@ async def test_cut_answer_without_usage_has_null_cost_saying_why(
 async def test_cost_is_described_in_ask_kimis_output_schema(mcp_client: Client) -> None:
     tools = {tool.name: tool for tool in (await mcp_client.list_tools()).tools}
     schema = tools["ask_kimi"].output_schema
-    assert schema is not None and {"cost", "cost_note"} <= set(schema["properties"])
+    # Named in `required`: the compact schema types only the fields that need words (issue 13).
+    assert schema is not None and {"cost", "cost_note"} <= set(schema["required"])
 
 
 # Spend per UTC day -------------------------------------------------------------------------------
