@@ -26,7 +26,7 @@ CONVERSATION_ID = Field(
 
 async def list_conversations(
     ctx: AppCtx,
-    limit: Annotated[int, Field(ge=1, le=100, description="How many, newest first.")] = 20,
+    limit: Annotated[int, Field(ge=1, le=100, description="How many to list.")] = 20,
 ) -> ConversationsResult:
     """List the ask_kimi conversations kept on this server, newest first."""
     summaries = await app_of(ctx).chat.store.recent(limit, owner=current_owner())
@@ -46,6 +46,6 @@ async def list_conversations(
 async def delete_conversation(
     conversation_id: Annotated[str, CONVERSATION_ID], ctx: AppCtx
 ) -> ConversationDeleted:
-    """Delete a conversation's history from this server. This cannot be undone."""
+    """Delete a conversation's history from this server. It cannot be undone."""
     await app_of(ctx).chat.store.delete(conversation_id, owner=current_owner())
     return ConversationDeleted(conversation_id=conversation_id, deleted=True)

@@ -26,7 +26,7 @@ class UsageResult(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
-    cached_tokens: int = Field(description="Prompt tokens served from Kimi's cache (cheaper).")
+    cached_tokens: int  # prompt tokens served from Kimi's cache (cheaper)
 
 
 class CostBreakdownResult(BaseModel):
@@ -39,7 +39,7 @@ class CostBreakdownResult(BaseModel):
 class CostResult(BaseModel):
     amount: float
     currency: str
-    estimated: bool = Field(description="Always true; Kimi's bill is authoritative.")
+    estimated: bool  # always true: Kimi's bill is authoritative
     breakdown: CostBreakdownResult
 
     @classmethod
@@ -55,7 +55,7 @@ class CostResult(BaseModel):
 class ToolCallResult(BaseModel):
     name: str
     formula: str | None
-    arguments: dict[str, Any] | None = Field(description="null: not JSON.")
+    arguments: dict[str, Any] | None  # null: the model's arguments were not JSON
     status: Literal["ok", "error"]
     error: str | None
 
@@ -87,43 +87,33 @@ class SourceResult(BaseModel):
 
 
 class ChatResult(BaseModel):
-    answer: str = Field(description="Kimi's answer (with the prefix in front when one was given).")
+    # A field is described in the schema only where its name and type leave the model guessing;
+    # the others say here what they hold. (A docstring here would become the schema's
+    # description, sent in every tools/list.)
+    answer: str  # with the prefix in front when one was given
     model: str
-    finish_reason: str | None = Field(
-        description="Kimi's finish_reason; null if the stream was cut."
-    )
-    truncated: bool = Field(
-        description="True when the answer is incomplete: never treat it as final."
-    )
+    finish_reason: str | None  # Kimi's; null when the stream was cut
+    truncated: bool  # true: incomplete, never final (the tool's description says so)
     truncated_reason: TruncatedReason | None = Field(
-        description="length: hit max_tokens; deadline: the deadline passed; stream_cut: the "
-        "stream ended early; size: over answer_cap (kept whole in kimi://conversations/{id}); "
-        "content_filter: moderation; upstream_malformed: Kimi sent an invalid chunk; "
-        "reasoning_size: only the reasoning was capped; tool_rounds: max_tool_rounds reached."
+        description="size: the whole answer is in kimi://conversations/{id}."
     )
-    upstream_error: str | None = Field(
-        description="What Kimi reported when it stopped the answer early; null otherwise."
-    )
-    reasoning: str | None = Field(
-        description="The model's thinking, when it thought (capped like the answer)."
-    )
-    usage: UsageResult | None = Field(description="Token usage as Kimi reported it; null if cut.")
-    conversation_id: str = Field(description="Pass back to continue this conversation.")
-    dropped_turns: int = Field(description="Oldest messages left out to fit the model's window.")
-    file_ids: list[str] = Field(description="Documents Kimi read for this answer.")
-    stored: bool = Field(
-        description="False: this turn is not in the conversation (see store_error)."
-    )
-    store_error: str | None = Field(description="Why the turn was not kept; null when stored.")
-    cost: CostResult | None = Field(description="Estimated from usage; null: see cost_note.")
-    cost_note: str | None = Field(description="Why cost is null.")
-    tool_calls: list[ToolCallResult] = Field(description="Calls of kimi_tools, in order.")
-    sources: list[SourceResult] = Field(description="Links the answer cites, each once.")
-    rounds: int = Field(description="Tool-call rounds run.")
+    upstream_error: str | None  # what Kimi reported when it stopped the answer early
+    reasoning: str | None  # the model's thinking, capped like the answer
+    usage: UsageResult | None  # as Kimi reported it; null when the stream was cut
+    conversation_id: str  # passed back to continue (the tool's description says so)
+    dropped_turns: int = Field(description="Oldest messages left out to fit the window.")
+    file_ids: list[str]  # the documents Kimi read for this answer
+    stored: bool  # false: this turn is not in the conversation (store_error says why)
+    store_error: str | None
+    cost: CostResult | None  # estimated from usage; null: cost_note says why
+    cost_note: str | None
+    tool_calls: list[ToolCallResult]  # calls of kimi_tools, in order
+    sources: list[SourceResult]  # links the answer cites, each once
+    rounds: int  # tool-call rounds run
     # Aliased: a field named `json` would shadow BaseModel.json.
-    json_value: Any = Field(alias="json", description="The parsed answer; null: see json_error.")
-    json_error: str | None = Field(description="Why json is null.")
-    cache_reset: bool = Field(description="Effort changed: Kimi's prompt cache restarted.")
+    json_value: Any = Field(alias="json")  # the parsed answer (json_mode, json_schema)
+    json_error: str | None  # why json is null
+    cache_reset: bool  # reasoning_effort changed: Kimi's prompt cache restarted
 
     @classmethod
     def of(cls, answer: ChatAnswer) -> "ChatResult":
@@ -154,13 +144,14 @@ class ChatResult(BaseModel):
 
 
 class WebSearchResult(BaseModel):
-    answer: str = Field(description="Kimi's answer, citing its sources as links.")
-    sources: list[SourceResult] = Field(description="Links the answer cites, each once.")
-    searches: int = Field(description="Web searches run (each charged).")
-    truncated_reason: TruncatedReason | None = Field(description="As ask_kimi's; null: whole.")
+    # The fields mean what ask_kimi's of the same name mean (no docstring: see ChatResult).
+    answer: str  # citing its sources as Markdown links
+    sources: list[SourceResult]
+    searches: int  # web searches run, each charged
+    truncated_reason: TruncatedReason | None
     model: str
     usage: UsageResult | None
-    cost: CostResult | None = Field(description="Estimated; null: see cost_note.")
+    cost: CostResult | None
     cost_note: str | None
 
     @classmethod
@@ -180,7 +171,7 @@ class WebSearchResult(BaseModel):
 
 class ModelEntry(BaseModel):
     id: str
-    context_length: int = Field(description="Context window in tokens (0 if Kimi did not say).")
+    context_length: int  # the window in tokens; 0 when Kimi did not say
     supports_image_in: bool
     supports_video_in: bool
     supports_reasoning: bool
@@ -188,7 +179,7 @@ class ModelEntry(BaseModel):
 
 class ModelsResult(BaseModel):
     models: list[ModelEntry]
-    default_model: str = Field(description="The model ask_kimi uses when none is given.")
+    default_model: str  # what ask_kimi uses when a call names no model
 
 
 class FileEntry(BaseModel):
@@ -197,7 +188,7 @@ class FileEntry(BaseModel):
     bytes: int
     purpose: str
     status: str
-    created_at: int = Field(description="Unix time of the upload.")
+    created_at: int  # Unix time of the upload
 
 
 class UploadResult(BaseModel):
@@ -206,17 +197,17 @@ class UploadResult(BaseModel):
     bytes: int
     purpose: str
     status: str
-    sha256: str = Field(description="SHA-256 of the uploaded bytes.")
-    reused: bool = Field(description="True when Kimi already had these bytes: nothing was sent.")
+    sha256: str
+    reused: bool  # true: Kimi already had these bytes, nothing was sent
 
 
 class ReadFileResult(BaseModel):
     file_id: str
     filename: str
-    content: str = Field(description="This page of the extracted text.")
+    content: str  # this page of the extracted text
     offset: int
     total_chars: int
-    next_offset: int | None = Field(description="Pass as offset to read on; null at the end.")
+    next_offset: int | None  # the offset of the next page; null at the end
 
 
 class FilesResult(BaseModel):
@@ -231,29 +222,29 @@ class DeleteResult(BaseModel):
 
 class TokenEstimate(BaseModel):
     model: str
-    total_tokens: int = Field(description="Kimi's own count of the input.")
+    total_tokens: int  # Kimi's own count of the input
     context_length: int
-    remaining: int = Field(description="context_length minus total_tokens: room for the answer.")
+    remaining: int  # context_length minus total_tokens: room for the answer
 
 
 class BalanceResult(BaseModel):
-    available_balance: float = Field(description="cash + voucher; calls fail when it is <= 0.")
+    available_balance: float  # cash + voucher: calls fail when it is <= 0
     voucher_balance: float
-    cash_balance: float = Field(description="May be negative (debt).")
+    cash_balance: float  # negative when the account is in debt
     currency: Literal["USD", "CNY"]
-    spent_today: float = Field(description="This server's estimated spend, UTC day.")
+    spent_today: float  # this server's estimated spend, UTC day
 
 
 class ConversationEntry(BaseModel):
     conversation_id: str
     model: str
-    turns: int = Field(description="Messages kept (questions and answers).")
-    updated_at: str = Field(description="Time of the last turn, ISO 8601 UTC.")
-    first_prompt: str = Field(description="The first question, cut at 120 characters.")
+    turns: int  # messages kept (questions and answers)
+    updated_at: str  # time of the last turn, ISO 8601 UTC
+    first_prompt: str  # the first question, cut at 120 characters
 
 
 class ConversationsResult(BaseModel):
-    conversations: list[ConversationEntry] = Field(description="Newest first.")
+    conversations: list[ConversationEntry]  # newest first
     count: int
 
 

@@ -12,6 +12,7 @@ from kimi_mcp.server.app_context import AppCtx, app_of
 from kimi_mcp.server.owners import current_owner
 from kimi_mcp.server.progress import ProgressReporter
 from kimi_mcp.server.results import WebSearchResult
+from kimi_mcp.server.tools import MODEL
 
 SearchClass = Literal[
     "all", "academic", "social", "library", "finance", "code", "ecommerce", "medical"
@@ -29,9 +30,9 @@ async def web_search(
     classes: Annotated[
         list[SearchClass] | None, Field(max_length=8, description="Kinds of sources to prefer.")
     ] = None,
-    model: Annotated[str | None, Field(description="Model id; omit for the default.")] = None,
+    model: Annotated[str | None, MODEL] = None,
 ) -> WebSearchResult:
-    """Search the web with Kimi; a cited answer with its sources (each search is charged)."""
+    """Search the web with Kimi: a concise answer citing its sources. Each search is charged."""
     prompt = query
     if classes:  # the Formula's own `classes` argument: the model fills it when asked to
         prompt += f"\n\n(Search with classes: {', '.join(classes)}.)"
@@ -54,6 +55,4 @@ async def web_search(
 
 # Not read-only: each search is charged and counted in the day's spend, so a host should not
 # treat it as free to call without asking.
-SEARCH_ANNOTATIONS = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
-)
+SEARCH_ANNOTATIONS = ToolAnnotations(destructive_hint=False)  # the rest: the spec's defaults

@@ -47,11 +47,15 @@ def _deadline() -> float:
     return anyio.current_time() + TOOL_DEADLINE
 
 
-IDS = "ids as upload_file returns them (letters, digits, '_', '-', '.')."
-# The schema states the rule the client itself applies (kimi.paths): the model sees it up front.
+# The schema states the rule the client itself applies (kimi.paths): the model sees it up front;
+# the words say it too, since a refusal quotes them beside the regex (argument_errors).
 FILE_ID_ARGUMENT = Field(
-    min_length=1, max_length=128, pattern=f"^{FILE_ID.pattern}$", description=FILE_ID.looks_like
+    min_length=1,
+    max_length=128,
+    pattern=f"^{FILE_ID.pattern}$",
+    description="Id from upload_file or list_files (letters, digits, '_', '-', '.').",
 )
+MODEL = Field(description="Omit for the default; see list_models.")
 
 
 def _check_file_ids(file_ids: tuple[str, ...], images: tuple[str, ...] = ()) -> None:
@@ -74,16 +78,16 @@ class Message(BaseModel):
 async def ask_kimi(
     prompt: Annotated[str, Field(min_length=1, description="Your message to Kimi.")],
     ctx: AppCtx,
-    system: Annotated[str | None, Field(description="Optional system prompt.")] = None,
-    model: Annotated[str | None, Field(description="Model id; omit for the default.")] = None,
+    system: Annotated[str | None, Field(description="System prompt.")] = None,
+    model: Annotated[str | None, MODEL] = None,
     thinking: Annotated[
-        bool | None, Field(description="Think first (true) or not (false); omit for the default.")
+        bool | None, Field(description="Think first; omit for the model's default.")
     ] = None,
     max_tokens: Annotated[
         int | None,
         Field(ge=1, le=1_048_576, description="Cap on answer tokens, thinking included."),
     ] = None,
-    json_mode: Annotated[bool, Field(description="Ask for a JSON object answer.")] = False,
+    json_mode: Annotated[bool, Field(description="Answer with a JSON object.")] = False,
     json_schema: Annotated[
         dict[str, Any] | None,
         Field(description="JSON Schema the answer must match (kimi-k2.5+)."),
@@ -100,26 +104,27 @@ async def ask_kimi(
     ] = None,
     files: Annotated[
         tuple[str, ...],
-        Field(max_length=20, description="Local documents for Kimi to read (allowed dirs only)."),
+        Field(max_length=20, description="Local documents to read (allowed dirs only)."),
     ] = (),
     file_ids: Annotated[
-        tuple[str, ...], Field(max_length=20, description=f"Uploaded documents to read: {IDS}")
+        tuple[str, ...], Field(max_length=20, description="Documents from upload_file to read.")
     ] = (),
     images: Annotated[
         tuple[str, ...],
         Field(
             max_length=10,
-            description="Local image paths (png, jpeg, webp...) or ms://<id> of image uploads.",
+            description="Local image paths or ms://<file id> of image uploads.",
         ),
     ] = (),
     conversation_id: Annotated[str | None, CONVERSATION_ID] = None,
     kimi_tools: Annotated[
         tuple[FormulaName, ...],
-        Field(max_length=9, description="Kimi's own tools to use (web-search is charged)."),
+        Field(max_length=9, description="Kimi's own tools (web-search is charged)."),
     ] = (),
     client_roots: ClientRootsForAsk = None,
 ) -> ChatResult:
-    """Ask a Kimi model and get its answer, reasoning and token usage. Check `truncated`."""
+    """Ask a Kimi model; pass conversation_id back to continue. A truncated answer is incomplete:
+    never present it as final."""
     _check_file_ids(file_ids, images)
     app = app_of(ctx)
     request = ChatRequest(
@@ -153,7 +158,7 @@ async def ask_kimi(
 
 
 async def list_models(ctx: AppCtx) -> ModelsResult:
-    """List the Kimi models this key can use, with context windows and capabilities."""
+    """List the Kimi models this key can use, with their windows and capabilities."""
     app = app_of(ctx)
     models = await app.catalogue.models(deadline=_deadline(), fresh=True)
     entries = [ModelEntry(**model.model_dump()) for model in models]
@@ -208,7 +213,7 @@ async def read_file(
 
 
 async def list_files(ctx: AppCtx) -> FilesResult:
-    """List the files uploaded to Kimi (the account holds at most 1,000)."""
+    """List the files uploaded to Kimi (at most 1,000 per account)."""
     files = await app_of(ctx).client.list_files(deadline=_deadline())
     entries = [FileEntry(**item.model_dump()) for item in files]
     return FilesResult(files=entries, count=len(entries))
@@ -218,7 +223,7 @@ async def delete_file(
     file_id: Annotated[str, FILE_ID_ARGUMENT],
     ctx: AppCtx,
 ) -> DeleteResult:
-    """Delete an uploaded file from Kimi. This cannot be undone."""
+    """Delete an uploaded file from Kimi. It cannot be undone."""
     deleted = await app_of(ctx).documents.delete(file_id, deadline=_deadline())
     return DeleteResult(id=file_id, deleted=deleted)
 
@@ -229,16 +234,16 @@ async def estimate_tokens(
     messages: Annotated[
         list[Message] | None, Field(min_length=1, description="Or a chat message list.")
     ] = None,
-    model: Annotated[str | None, Field(description="Model id; omit for the default.")] = None,
+    model: Annotated[str | None, MODEL] = None,
     files: Annotated[
         tuple[str, ...], Field(max_length=20, description="Local documents to count too.")
     ] = (),
     file_ids: Annotated[
-        tuple[str, ...], Field(max_length=20, description=f"Uploaded documents to count: {IDS}")
+        tuple[str, ...], Field(max_length=20, description="Documents from upload_file to count.")
     ] = (),
     client_roots: ClientRootsForFiles = None,
 ) -> TokenEstimate:
-    """Count tokens with Kimi's own tokenizer (free) and show the room left in the window."""
+    """Count tokens with Kimi's tokenizer (free) and the room left in the model's window."""
     if text is not None and messages is not None:
         raise ToolError("Give 'text' or 'messages', not both.")
     if text is None and messages is None and not files and not file_ids:
@@ -267,7 +272,7 @@ async def estimate_tokens(
 
 
 async def check_balance(ctx: AppCtx) -> BalanceResult:
-    """Show the Kimi account balance (USD on the global platform, CNY in China)."""
+    """Show the Kimi balance (USD global, CNY China) and this server's spend today."""
     app = app_of(ctx)
     data = await app.client.balance(deadline=_deadline())
     currency = "CNY" if app.settings.currency == "CNY" else "USD"
@@ -277,46 +282,39 @@ async def check_balance(ctx: AppCtx) -> BalanceResult:
 
 # Registration ---------------------------------------------------------------------------------
 
-_READ = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True)
-# Creates something on Kimi's side each time (a completion, a file): not idempotent.
-_CREATES = ToolAnnotations(
-    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
-)
+# A hint left out reads as the spec's default, which is also the cautious reading: not read-only,
+# not idempotent, open world. Only the hints that differ from it are sent (tools/list is paid for
+# on every turn), and destructiveHint always for a tool that writes, true or false. idempotentHint
+# is never sent: it only tells a host that a retry is harmless, and without it a host can only be
+# more careful.
+_READ = ToolAnnotations(read_only_hint=True)
+_CREATES = ToolAnnotations(destructive_hint=False)  # a completion, a file: something new each time
+_DELETES = ToolAnnotations(destructive_hint=True)
 ToolEntry = tuple[
     Callable[..., Awaitable[BaseModel]], str, ToolAnnotations
 ]  # function, title, hints
 TOOLS: tuple[ToolEntry, ...] = (
     (ask_kimi, "Ask Kimi", _CREATES),
     (list_models, "List Kimi models", _READ),
-    (upload_file, "Upload a file to Kimi", _CREATES),
-    (read_file, "Read an uploaded file's text", _READ),
+    (upload_file, "Upload to Kimi", _CREATES),
+    (read_file, "Read an uploaded file", _READ),
     (list_files, "List uploaded files", _READ),
-    (
-        delete_file,
-        "Delete an uploaded file",
-        ToolAnnotations(
-            read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
-        ),
-    ),
+    (delete_file, "Delete an uploaded file", _DELETES),
     (
         estimate_tokens,
         "Count tokens",
         # Not read-only: counting local `files` uploads them (once: the ledger dedupes).
-        ToolAnnotations(
-            read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True
-        ),
+        _CREATES,
     ),
-    (check_balance, "Check the Kimi balance", _READ),
+    (check_balance, "Kimi balance", _READ),
     (
         list_conversations,
-        "List Kimi conversations",
-        ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
+        "List conversations",
+        ToolAnnotations(read_only_hint=True, open_world_hint=False),
     ),
     (
         delete_conversation,
-        "Delete a Kimi conversation",
-        ToolAnnotations(
-            read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False
-        ),
+        "Delete a conversation",
+        ToolAnnotations(destructive_hint=True, open_world_hint=False),
     ),
 )
