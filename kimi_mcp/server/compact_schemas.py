@@ -1,9 +1,10 @@
 """Tool schemas as lean as the host's model can use them: every host sends tools/list to its model
 on every turn, so each character is paid for on every turn by every user.
 
-Each rule below keeps the schema valid JSON Schema that accepts what it accepted before (input:
-every call a model can write from it; output: every result the tool returns, which the SDK's
-client validates) and drops only what says nothing the names, types and constraints do not.
+Each rule below keeps a schema valid JSON Schema and true to the tool: an input schema admits only
+calls the tool takes (it may admit fewer: never more), an output schema admits every result the
+tool returns (the SDK's client validates each one against it). What goes says nothing to a model
+that the names, types, constraints and remaining words do not.
 """
 
 import json
