@@ -1,0 +1,104 @@
+"""What kimi-mcp's tool loop adds per round: ask_kimi with kimi_tools=["web-search"] and the
+web_search tool, against the calls it makes upstream, replayed straight to the emulator.
+
+The emulator's tool model searches when asked ("search for <q>"; ", then " makes another round:
+README, the emulator). Floor: the chat streams and fiber calls kimi-mcp sent for that very call,
+replayed in order with httpx2, same bodies. overhead per round = (median kimi-mcp call - median
+replay) / tool rounds. Requests kimi-mcp makes beyond chats and fibers (a Formula's declarations,
+token counts) are its own cost, counted in the detail.
+"""
+
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from kimi_mcp.emulator import RecordedRequest
+from tests.benchmarks.speed.figures import Figure, median
+from tests.benchmarks.speed.harness import (
+    Call,
+    Upstream,
+    interleaved,
+    kimi_params,
+    stdio_client,
+    structured,
+    upstream,
+)
+
+PER_ROUND_MS = 1.0
+ROUNDS = 3
+ASK = ", then ".join(f"search for topic {n}" for n in range(ROUNDS))
+
+
+async def measure(quick: bool) -> list[Figure]:
+    rounds, warm_up = (5, 1) if quick else (60, 5)
+    async with upstream() as up, stdio_client(kimi_params(up)) as (kimi, _):
+        ask_args = {"prompt": ASK, "thinking": False, "kimi_tools": ["web-search"]}
+        search_args = {"query": "search for kimi-mcp"}
+        ask, direct_ask, ask_seen = _pair(up, lambda: kimi.call_tool("ask_kimi", ask_args))
+        search, direct_search, search_seen = _pair(
+            up, lambda: kimi.call_tool("web_search", search_args)
+        )
+        variants: dict[str, Call] = {
+            "ask": ask,
+            "direct_ask": direct_ask,
+            "search": search,
+            "direct_search": direct_search,
+        }
+        samples = await interleaved(variants, rounds, warm_up)
+    m = {name: median(values) for name, values in samples.items()}
+    return [
+        _figure(
+            "ask_kimi with kimi_tools", m["ask"], m["direct_ask"], ask_seen, len(samples["ask"])
+        ),
+        _figure("web_search", m["search"], m["direct_search"], search_seen, len(samples["search"])),
+    ]
+
+
+def _pair(up: Upstream, call: Callable[[], Awaitable[Any]]) -> tuple[Call, Call, dict[str, Any]]:
+    """The call through kimi-mcp, and its floor: replaying the chats and fibers it just sent.
+    `seen` keeps the last call's upstream requests by path and its tool rounds."""
+    sent: list[RecordedRequest] = []
+    seen: dict[str, Any] = {}
+
+    async def through_kimi() -> None:
+        up.emulator.reset()
+        result = structured(await call())
+        requests = list(up.emulator.requests)
+        sent[:] = [r for r in requests if _replayed(r)]
+        seen["requests"] = dict(Counter(r.path.rsplit("/", 1)[-1] for r in requests))
+        seen["rounds"] = result.get("tool_rounds") or _rounds(requests)
+
+    async def direct() -> None:
+        for request in sent:
+            await up.replay(request)
+
+    return through_kimi, direct, seen
+
+
+def _replayed(request: RecordedRequest) -> bool:
+    return request.path.endswith(("/chat/completions", "/fibers"))
+
+
+def _rounds(requests: list[RecordedRequest]) -> int:
+    """Tool rounds: chat calls after the first (each follows a round of fibers)."""
+    return sum(r.path.endswith("/chat/completions") for r in requests) - 1
+
+
+def _figure(name: str, kimi: float, direct: float, seen: dict[str, Any], calls: int) -> Figure:
+    rounds = int(seen["rounds"])
+    per_round = (kimi - direct) / rounds
+    return Figure(
+        f"{name}: overhead per tool round",
+        per_round,
+        "ms",
+        f"<= {PER_ROUND_MS:.0f} ms",
+        per_round <= PER_ROUND_MS,
+        direct / rounds,
+        "direct chat and fiber calls per round (same bodies)",
+        detail={
+            "medians_ms": {"kimi_mcp": kimi, "direct": direct},
+            "tool_rounds": rounds,
+            "upstream_requests_per_call": seen["requests"],
+            "calls_each": calls,
+        },
+    )
