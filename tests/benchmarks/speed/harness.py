@@ -12,33 +12,75 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx2
 from mcp import Client, StdioServerParameters
 from mcp.client import stdio
 
-from kimi_mcp.emulator import Emulator, RecordedRequest, serve_emulator
+from kimi_mcp.emulator import Emulator, serve_emulator
 
 BENCHMARKS = Path(__file__).resolve().parent.parent
+START_TIMEOUT = 30  # seconds for a child to start, or to stop, on a busy 2-core machine
 Call = Callable[[], Awaitable[object]]
 
 
 @dataclass(frozen=True)
-class Upstream:
-    """An emulator served in this process (same clock as the client) and a direct client."""
+class Sent:
+    """One request kimi-mcp sent upstream, as the emulator recorded it."""
 
-    emulator: Emulator
+    method: str
+    path: str  # from the root: /v1/...
+    body: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """The emulator on loopback, a direct httpx2 client to it and a temp dir.
+
+    `emulator` is set when it runs in this process (its clock is ours: the progress figures);
+    otherwise it is a process of its own, so that kimi-mcp's calls and the direct ones alike
+    cross a process boundary to reach it, as they would to reach Kimi."""
+
     base_url: str
+    api_key: str
     http: httpx2.AsyncClient
     workdir: Path
+    emulator: Emulator | None = None
 
     @property
     def files(self) -> Path:
         """The one directory kimi-mcp may read (not its home: it warns about that)."""
         return self.workdir / "files"
 
-    async def replay(self, request: RecordedRequest) -> None:
+    @property
+    def _admin(self) -> str:
+        return self.base_url.removesuffix("/v1") + "/_emulator"
+
+    async def reset(self) -> None:
+        """Forget recorded requests: the emulator keeps every one, bodies included."""
+        if self.emulator is not None:
+            self.emulator.reset()
+        else:
+            (await self.http.post(f"{self._admin}/reset")).raise_for_status()
+
+    async def sent(self) -> list[Sent]:
+        """The requests received since the last reset, in order."""
+        if self.emulator is not None:
+            return [
+                Sent(r.method, r.path, r.body, r.headers.get("content-type", ""))
+                for r in self.emulator.requests
+            ]
+        answer = await self.http.get(f"{self._admin}/requests")
+        answer.raise_for_status()
+        return [
+            Sent(r["method"], r["path"], r["body"].encode(), r["headers"].get("content-type", ""))
+            for r in answer.json()
+        ]
+
+    async def replay(self, request: Sent) -> None:
         """Send what kimi-mcp sent, byte for byte, reading a stream to its end: the floor."""
-        headers = {"content-type": request.headers.get("content-type", "application/json")}
+        headers = {"content-type": request.content_type or "application/json"}
         url = self.base_url.removesuffix("/v1") + request.path
         async with self.http.stream(
             request.method, url, content=request.body, headers=headers
@@ -50,18 +92,41 @@ class Upstream:
 
 @asynccontextmanager
 async def upstream(emulator: Emulator | None = None) -> AsyncIterator[Upstream]:
-    """The emulator on loopback, a direct httpx2 client to it and a temp dir, all cleaned up."""
-    emulator = emulator or Emulator()
-    headers = {"Authorization": f"Bearer {emulator.api_key}"}
-    timeout = httpx2.Timeout(120)
+    """The emulator in this process when given one, else `kimi-mcp emulator` as a child; a
+    direct client and a temp dir; all stopped and removed after."""
     with tempfile.TemporaryDirectory(prefix="kimi-bench-") as tmp:
-        async with (
-            serve_emulator(emulator) as base_url,
-            httpx2.AsyncClient(base_url=base_url, headers=headers, timeout=timeout) as http,
-        ):
-            up = Upstream(emulator, base_url, http, Path(tmp))
-            up.files.mkdir()
-            yield up
+        async with _served(emulator) as (base_url, key):
+            headers = {"Authorization": f"Bearer {key}"}
+            timeout = httpx2.Timeout(120)
+            async with httpx2.AsyncClient(
+                base_url=base_url, headers=headers, timeout=timeout
+            ) as http:
+                up = Upstream(base_url, key, http, Path(tmp), emulator)
+                up.files.mkdir()
+                yield up
+
+
+@asynccontextmanager
+async def _served(emulator: Emulator | None) -> AsyncIterator[tuple[str, str]]:
+    if emulator is not None:
+        async with serve_emulator(emulator) as base_url:
+            yield base_url, emulator.api_key
+        return
+    command = [sys.executable, "-m", "kimi_mcp", "emulator", "--port", "0"]
+    process = await anyio.open_process(command)
+    try:
+        assert process.stderr is not None
+        seen = ""
+        with anyio.fail_after(START_TIMEOUT):
+            while "MOONSHOT_API_KEY=" not in seen or not seen.endswith("\n"):
+                seen += (await process.stderr.receive()).decode()
+        base_url = seen.split("MOONSHOT_BASE_URL=", 1)[1].split()[0]
+        yield base_url, seen.split("MOONSHOT_API_KEY=", 1)[1].split()[0]
+    finally:
+        process.terminate()  # by its pid: the child we started
+        with anyio.fail_after(START_TIMEOUT):
+            await process.wait()
+        await process.aclose()
 
 
 def kimi_params(up: Upstream) -> StdioServerParameters:
@@ -71,7 +136,7 @@ def kimi_params(up: Upstream) -> StdioServerParameters:
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(workdir / "home"),
         "XDG_CONFIG_HOME": str(workdir / "c"),
-        "MOONSHOT_API_KEY": up.emulator.api_key,
+        "MOONSHOT_API_KEY": up.api_key,
         "MOONSHOT_BASE_URL": up.base_url,
         "KIMI_MCP_ALLOWED_DIRS": str(up.files),
         "KIMI_MCP_DATA_DIR": str(workdir / "d"),
@@ -122,6 +187,24 @@ def memory_kib(pid: int) -> dict[str, int]:
     return found
 
 
+def cpu_ms(pid: int) -> float:
+    """CPU time (user + system) a process has used, in ms (10 ms ticks: sum many calls)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def with_cpu(call: Call, pid: int, spent: list[float]) -> Call:
+    """`call`, adding the CPU that process `pid` used during it to `spent`: its own cost, which
+    other work on the machine moves less than wall time."""
+
+    async def run() -> None:
+        before = cpu_ms(pid)
+        await call()
+        spent.append(cpu_ms(pid) - before)
+
+    return run
+
+
 async def timed(call: Call) -> float:
     """Milliseconds one call takes."""
     started = time.perf_counter()
@@ -144,8 +227,8 @@ async def interleaved(
     return samples
 
 
-def last_request(emulator: Emulator, path_end: str) -> RecordedRequest:
-    return [r for r in emulator.requests if r.path.endswith(path_end)][-1]
+async def last_request(up: Upstream, path_end: str) -> Sent:
+    return [r for r in await up.sent() if r.path.endswith(path_end)][-1]
 
 
 def structured(result: Any) -> dict[str, Any]:

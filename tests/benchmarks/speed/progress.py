@@ -120,7 +120,7 @@ async def measure(quick: bool) -> list[Figure]:
             for _ in range(rounds):
                 heard = await _heard(emulator, lambda h: _ask(kimi, h))
                 kimi_heard.append(heard)
-                body = last_request(emulator, "/chat/completions").body.decode()
+                body = (await last_request(up, "/chat/completions")).body.decode()
                 bare_heard.append(await _heard(emulator, partial(_stream, floor, body)))
     return _figures(kimi_heard, bare_heard)
 
@@ -146,7 +146,7 @@ async def _stream(floor: Client, body: str, heard: Heard) -> None:
 
 
 def _bare_params(up: Upstream) -> StdioServerParameters:
-    env = {"MOONSHOT_BASE_URL": up.base_url, "MOONSHOT_API_KEY": up.emulator.api_key}
+    env = {"MOONSHOT_BASE_URL": up.base_url, "MOONSHOT_API_KEY": up.api_key}
     script = str(BENCHMARKS / "speed" / "bare_stream_server.py")
     return StdioServerParameters(command=sys.executable, args=[script], env=env)
 

@@ -26,6 +26,7 @@ from tests.benchmarks.speed.harness import (
     stdio_client,
     structured,
     upstream,
+    with_cpu,
 )
 
 PROMPT = "benchmark question"
@@ -36,21 +37,25 @@ BALANCE_BUDGET_MS, ASK_BUDGET_MS = 0.3, 0.5
 
 async def measure(quick: bool) -> list[Figure]:
     rounds, warm_up = (15, 3) if quick else (300, 20)
+    cpu: dict[str, list[float]] = {"balance": []}  # kimi-mcp's CPU ms per call
     async with (
         upstream() as up,
         stdio_client(bare_params()) as (bare, _),
-        stdio_client(kimi_params(up)) as (kimi, _),
+        stdio_client(kimi_params(up)) as (kimi, pid),
     ):
         variants: dict[str, Call] = {
             "echo": lambda: bare.call_tool("echo", {"text": "x"}),
-            "balance": lambda: kimi.call_tool("check_balance", {}),
+            "balance": with_cpu(lambda: kimi.call_tool("check_balance", {}), pid, cpu["balance"]),
             "direct_balance": lambda: up.http.get("/users/me/balance"),
         }
         for turn in TURNS:
             ask, direct = await _ask_pair(kimi, up, turn)
-            variants |= {f"ask_{turn}": ask, f"direct_ask_{turn}": direct}
+            cpu[f"ask_{turn}"] = []
+            variants |= {f"ask_{turn}": with_cpu(ask, pid, cpu[f"ask_{turn}"])}
+            variants |= {f"direct_ask_{turn}": direct}
         samples = await interleaved(variants, rounds, warm_up)
-    return _figures({name: median(values) for name, values in samples.items()}, samples)
+    medians = {name: median(values) for name, values in samples.items()}
+    return _figures(medians, samples, {k: sum(v) / len(v) for k, v in cpu.items()})
 
 
 async def _ask_pair(kimi: Client, up: Upstream, turn: int) -> tuple[Call, Call]:
@@ -61,24 +66,26 @@ async def _ask_pair(kimi: Client, up: Upstream, turn: int) -> tuple[Call, Call]:
     answer = structured(await kimi.call_tool("ask_kimi", arguments))
     arguments["conversation_id"] = answer["conversation_id"]
     for _ in range(turn - 2):
-        up.emulator.reset()  # the emulator keeps every request it received; not ours to grow
+        await up.reset()  # the emulator keeps every request it received; not ours to grow
         structured(await kimi.call_tool("ask_kimi", arguments))
 
-    sent = [last_request(up.emulator, "/chat/completions")]
+    sent = [await last_request(up, "/chat/completions")]
 
     async def ask() -> None:
         structured(await kimi.call_tool("ask_kimi", arguments))
-        sent[0] = last_request(up.emulator, "/chat/completions")
-        up.emulator.reset()
+        sent[0] = await last_request(up, "/chat/completions")
+        await up.reset()
 
     async def direct() -> None:
         await up.replay(sent[0])
-        up.emulator.reset()
+        await up.reset()
 
     return ask, direct
 
 
-def _figures(m: dict[str, float], samples: dict[str, list[float]]) -> list[Figure]:
+def _figures(
+    m: dict[str, float], samples: dict[str, list[float]], cpu: dict[str, float]
+) -> list[Figure]:
     echo = m["echo"]
     calls = len(samples["echo"])
     floor = "bare echo round trip"
@@ -92,7 +99,7 @@ def _figures(m: dict[str, float], samples: dict[str, list[float]]) -> list[Figur
             balance <= echo + BALANCE_BUDGET_MS,
             echo,
             floor,
-            detail={"medians_ms": m, "calls_each": calls},
+            detail={"medians_ms": m, "calls_each": calls, "kimi_mcp_cpu_ms_per_call": cpu},
         )
     ]
     overhead = {turn: m[f"ask_{turn}"] - m[f"direct_ask_{turn}"] for turn in TURNS}

@@ -35,11 +35,9 @@ async def measure(quick: bool) -> list[Figure]:
         path = _write(up.files / "upload.txt", size)
         for index in range(rounds + 1):  # the first pair warms up (imports, first buffers)
             _stamp(path, index * 2)
-            elapsed, grew = await _through_kimi(kimi, pid, path)
-            _forget(up)
+            elapsed, grew = await _through_kimi(kimi, pid, path, up)
             _stamp(path, index * 2 + 1)
             direct = await _direct(up, path)
-            _forget(up)
             if index:
                 speeds["kimi"].append(size / elapsed)
                 speeds["direct"].append(size / direct)
@@ -59,13 +57,13 @@ def _stamp(path: Path, index: int) -> None:
         out.write(f"{index:015d}\n".encode())
 
 
-def _forget(up: Upstream) -> None:
+async def _forget(up: Upstream, file_id: str) -> None:
     """The emulator keeps every body it received and every file: 100 MB each."""
-    up.emulator.files.clear()
-    up.emulator.reset()
+    (await up.http.delete(f"/files/{file_id}")).raise_for_status()
+    await up.reset()
 
 
-async def _through_kimi(kimi: Client, pid: int, path: Path) -> tuple[float, int]:
+async def _through_kimi(kimi: Client, pid: int, path: Path, up: Upstream) -> tuple[float, int]:
     """Seconds upload_file takes, and the child's RSS growth (KiB) over its level before."""
 
     before = memory_kib(pid)
@@ -80,9 +78,10 @@ async def _through_kimi(kimi: Client, pid: int, path: Path) -> tuple[float, int]
 
         group.start_soon(sample)
         started = time.perf_counter()
-        structured(await kimi.call_tool("upload_file", {"path": str(path)}))
+        uploaded = structured(await kimi.call_tool("upload_file", {"path": str(path)}))
         elapsed = time.perf_counter() - started
         group.cancel_scope.cancel()
+    await _forget(up, uploaded["id"])
     after = memory_kib(pid)
     peak = max(peak, after["VmRSS"], before["VmRSS"] + after["VmHWM"] - before["VmHWM"])
     return elapsed, peak - before["VmRSS"]
@@ -93,8 +92,10 @@ async def _direct(up: Upstream, path: Path) -> float:
     with path.open("rb") as body:
         files = {"file": (path.name, body)}
         response = await up.http.post("/files", files=files, data={"purpose": "file-extract"})
+    elapsed = time.perf_counter() - started
     response.raise_for_status()
-    return time.perf_counter() - started
+    await _forget(up, response.json()["id"])
+    return elapsed
 
 
 def _figures(speeds: dict[str, list[float]], growth_kib: list[int], size: int) -> list[Figure]:
