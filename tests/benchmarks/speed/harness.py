@@ -3,6 +3,7 @@ official client, an emulator in this process, direct httpx2 calls replaying what
 interleaved timing and /proc readings of a child's memory."""
 
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -193,38 +194,56 @@ def cpu_ms(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
-def with_cpu(call: Call, pid: int, spent: list[float]) -> Call:
-    """`call`, adding the CPU that process `pid` used during it to `spent`: its own cost, which
-    other work on the machine moves less than wall time."""
+@dataclass(frozen=True)
+class Variant:
+    """One thing to time. `before` and `after` run untimed around each call (resetting the
+    emulator's records, capturing the body kimi-mcp sent); `cpu_of` is a process whose CPU
+    time during the call is counted too: its own cost, which other work moves less than wall
+    time (10 ms ticks: a mean over many calls)."""
 
-    async def run() -> None:
-        before = cpu_ms(pid)
-        await call()
-        spent.append(cpu_ms(pid) - before)
-
-    return run
-
-
-async def timed(call: Call) -> float:
-    """Milliseconds one call takes."""
-    started = time.perf_counter()
-    await call()
-    return (time.perf_counter() - started) * 1000
+    call: Call
+    before: Call | None = None
+    after: Call | None = None
+    cpu_of: int | None = None
 
 
-async def interleaved(
-    variants: dict[str, Call], rounds: int, warm_up: int
-) -> dict[str, list[float]]:
-    """Milliseconds per call of each variant, taking turns call by call so that drift and
-    other work on the machine hit every variant alike; the warm-up calls are not kept."""
-    for call in variants.values():
+@dataclass
+class Samples:
+    ms: dict[str, list[float]]  # wall time of each call
+    cpu_ms: dict[str, float]  # mean CPU per call of the variant's `cpu_of`, measured calls only
+
+    def medians(self) -> dict[str, float]:
+        return {name: statistics.median(values) for name, values in self.ms.items()}
+
+
+async def interleaved(variants: dict[str, Variant], rounds: int, warm_up: int) -> Samples:
+    """Each variant `rounds` times, taking turns call by call so that drift and other work on
+    the machine hit every variant alike; the warm-up calls are not kept."""
+    for variant in variants.values():
         for _ in range(warm_up):
-            await call()
-    samples: dict[str, list[float]] = {name: [] for name in variants}
+            await _once(variant)
+    ms: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[float]] = {name: [] for name, v in variants.items() if v.cpu_of}
     for _ in range(rounds):
-        for name, call in variants.items():
-            samples[name].append(await timed(call))
-    return samples
+        for name, variant in variants.items():
+            wall, spent = await _once(variant)
+            ms[name].append(wall)
+            if spent is not None:
+                cpu[name].append(spent)
+    return Samples(ms, {name: statistics.fmean(values) for name, values in cpu.items()})
+
+
+async def _once(variant: Variant) -> tuple[float, float | None]:
+    if variant.before is not None:
+        await variant.before()
+    cpu_before = cpu_ms(variant.cpu_of) if variant.cpu_of else 0.0
+    started = time.perf_counter()
+    await variant.call()
+    wall = (time.perf_counter() - started) * 1000
+    spent = cpu_ms(variant.cpu_of) - cpu_before if variant.cpu_of else None
+    if variant.after is not None:
+        await variant.after()
+    return wall, spent
 
 
 async def last_request(up: Upstream, path_end: str) -> Sent:

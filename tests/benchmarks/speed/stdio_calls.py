@@ -11,14 +11,15 @@ so a larger overhead buys no more slack; the issue's growth (about 3 us per stor
 1.1 ms over those 190 turns) fails it by a factor of ten, while medians here move less than that.
 """
 
+import itertools
 from typing import Any
 
 from mcp import Client
 
-from tests.benchmarks.speed.figures import Figure, median
+from tests.benchmarks.speed.figures import Figure
 from tests.benchmarks.speed.harness import (
-    Call,
     Upstream,
+    Variant,
     bare_params,
     interleaved,
     kimi_params,
@@ -26,7 +27,6 @@ from tests.benchmarks.speed.harness import (
     stdio_client,
     structured,
     upstream,
-    with_cpu,
 )
 
 PROMPT = "benchmark question"
@@ -36,58 +36,57 @@ BALANCE_BUDGET_MS, ASK_BUDGET_MS = 0.3, 0.5
 
 
 async def measure(quick: bool) -> list[Figure]:
-    rounds, warm_up = (15, 3) if quick else (300, 20)
-    cpu: dict[str, list[float]] = {"balance": []}  # kimi-mcp's CPU ms per call
+    rounds, warm_up, kept = (15, 2, 1) if quick else (150, 10, 5)
     async with (
         upstream() as up,
         stdio_client(bare_params()) as (bare, _),
         stdio_client(kimi_params(up)) as (kimi, pid),
     ):
-        variants: dict[str, Call] = {
-            "echo": lambda: bare.call_tool("echo", {"text": "x"}),
-            "balance": with_cpu(lambda: kimi.call_tool("check_balance", {}), pid, cpu["balance"]),
-            "direct_balance": lambda: up.http.get("/users/me/balance"),
+        variants = {
+            "echo": Variant(lambda: bare.call_tool("echo", {"text": "x"})),
+            "balance": Variant(lambda: kimi.call_tool("check_balance", {}), cpu_of=pid),
+            "direct_balance": Variant(lambda: up.http.get("/users/me/balance")),
         }
         for turn in TURNS:
-            ask, direct = await _ask_pair(kimi, up, turn)
-            cpu[f"ask_{turn}"] = []
-            variants |= {f"ask_{turn}": with_cpu(ask, pid, cpu[f"ask_{turn}"])}
-            variants |= {f"direct_ask_{turn}": direct}
+            ask, direct = await _ask_pair(kimi, up, turn, kept, pid)
+            variants |= {f"ask_{turn}": ask, f"direct_ask_{turn}": direct}
         samples = await interleaved(variants, rounds, warm_up)
-    medians = {name: median(values) for name, values in samples.items()}
-    return _figures(medians, samples, {k: sum(v) / len(v) for k, v in cpu.items()})
+    drift = (rounds + warm_up + kept - 1) // kept
+    return _figures(samples.medians(), samples.cpu_ms, rounds, drift)
 
 
-async def _ask_pair(kimi: Client, up: Upstream, turn: int) -> tuple[Call, Call]:
-    """A conversation grown to `turn - 1` turns; then the next ask in it, and its floor: the
-    chat body kimi-mcp sent for that ask, replayed. Each measured ask adds one more turn (at
-    most `rounds` + warm-up), which the figure's detail states."""
-    arguments: dict[str, Any] = {"prompt": PROMPT, "thinking": False}
-    answer = structured(await kimi.call_tool("ask_kimi", arguments))
-    arguments["conversation_id"] = answer["conversation_id"]
-    for _ in range(turn - 2):
-        await up.reset()  # the emulator keeps every request it received; not ours to grow
-        structured(await kimi.call_tool("ask_kimi", arguments))
-
+async def _ask_pair(
+    kimi: Client, up: Upstream, turn: int, kept: int, pid: int
+) -> tuple[Variant, Variant]:
+    """`kept` conversations grown to `turn - 1` turns; then the next ask in one of them, in
+    turn, and its floor: the chat body kimi-mcp sent for that ask, replayed. Each measured ask
+    adds a turn to its conversation; taking turns between several keeps that drift small."""
+    conversations: list[dict[str, Any]] = []
+    for _ in range(kept):
+        arguments: dict[str, Any] = {"prompt": PROMPT, "thinking": False}
+        answer = structured(await kimi.call_tool("ask_kimi", arguments))
+        conversations.append(arguments | {"conversation_id": answer["conversation_id"]})
+        for _ in range(turn - 2):
+            await up.reset()  # the emulator keeps every request it received; not ours to grow
+            structured(await kimi.call_tool("ask_kimi", conversations[-1]))
+    asked = itertools.cycle(conversations)
     sent = [await last_request(up, "/chat/completions")]
 
     async def ask() -> None:
-        structured(await kimi.call_tool("ask_kimi", arguments))
+        structured(await kimi.call_tool("ask_kimi", next(asked)))
+
+    async def keep_body() -> None:
         sent[0] = await last_request(up, "/chat/completions")
-        await up.reset()
 
     async def direct() -> None:
         await up.replay(sent[0])
-        await up.reset()
 
-    return ask, direct
+    ask_variant = Variant(ask, before=up.reset, after=keep_body, cpu_of=pid)
+    return ask_variant, Variant(direct, before=up.reset)
 
 
-def _figures(
-    m: dict[str, float], samples: dict[str, list[float]], cpu: dict[str, float]
-) -> list[Figure]:
+def _figures(m: dict[str, float], cpu: dict[str, float], calls: int, drift: int) -> list[Figure]:
     echo = m["echo"]
-    calls = len(samples["echo"])
     floor = "bare echo round trip"
     balance = m["balance"] - m["direct_balance"]
     figures = [
@@ -113,7 +112,7 @@ def _figures(
                 overhead[turn] <= echo + ASK_BUDGET_MS,
                 echo,
                 floor,
-                detail={"turns_during_measurement": [turn, turn + calls], "calls_each": calls},
+                detail={"turns_during_measurement": [turn, turn + drift], "calls_each": calls},
             )
         )
     first, last = TURNS

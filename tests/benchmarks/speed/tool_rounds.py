@@ -16,17 +16,16 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tests.benchmarks.speed.figures import Figure, median
+from tests.benchmarks.speed.figures import Figure
 from tests.benchmarks.speed.harness import (
-    Call,
     Sent,
     Upstream,
+    Variant,
     interleaved,
     kimi_params,
     stdio_client,
     structured,
     upstream,
-    with_cpu,
 )
 
 PER_ROUND_MS = 1.0
@@ -36,32 +35,55 @@ ASK = ", then ".join(f"search for topic {n}" for n in range(ROUNDS))
 
 async def measure(quick: bool) -> list[Figure]:
     rounds, warm_up = (5, 1) if quick else (60, 5)
-    cpu: dict[str, list[float]] = {"ask": [], "plain": [], "search": []}
     async with upstream() as up, stdio_client(kimi_params(up)) as (kimi, pid):
         ask_args = {"prompt": ASK, "thinking": False, "kimi_tools": ["web-search"]}
         plain_args = ask_args | {"prompt": "answer without searching"}
         search_args = {"query": "search for kimi-mcp"}
-        ask, direct_ask, ask_seen = _pair(up, lambda: kimi.call_tool("ask_kimi", ask_args))
-        plain, direct_plain, _ = _pair(up, lambda: kimi.call_tool("ask_kimi", plain_args))
+        ask, direct_ask, ask_seen = _pair(up, pid, lambda: kimi.call_tool("ask_kimi", ask_args))
+        plain, direct_plain, _ = _pair(up, pid, lambda: kimi.call_tool("ask_kimi", plain_args))
         search, direct_search, search_seen = _pair(
-            up, lambda: kimi.call_tool("web_search", search_args)
+            up, pid, lambda: kimi.call_tool("web_search", search_args)
         )
-        variants: dict[str, Call] = {
-            "ask": with_cpu(ask, pid, cpu["ask"]),
+        variants = {
+            "ask": ask,
             "direct_ask": direct_ask,
-            "plain": with_cpu(plain, pid, cpu["plain"]),
+            "plain": plain,
             "direct_plain": direct_plain,
-            "search": with_cpu(search, pid, cpu["search"]),
+            "search": search,
             "direct_search": direct_search,
         }
         samples = await interleaved(variants, rounds, warm_up)
-    m = {name: median(values) for name, values in samples.items()}
-    calls = len(samples["ask"])
+    m = samples.medians()
     return [
-        _figure("ask_kimi with kimi_tools", m["ask"], m["direct_ask"], ask_seen, calls),
-        _marginal(m, ask_seen, calls, {k: sum(v) / len(v) for k, v in cpu.items()}),
-        _figure("web_search", m["search"], m["direct_search"], search_seen, calls),
+        _figure("ask_kimi with kimi_tools", m["ask"], m["direct_ask"], ask_seen, rounds),
+        _marginal(m, ask_seen, rounds, samples.cpu_ms),
+        _figure("web_search", m["search"], m["direct_search"], search_seen, rounds),
     ]
+
+
+def _pair(
+    up: Upstream, pid: int, call: Callable[[], Awaitable[Any]]
+) -> tuple[Variant, Variant, dict[str, Any]]:
+    """The call through kimi-mcp, and its floor: replaying the chats and fibers it just sent.
+    `seen` keeps the last call's upstream requests by path and its tool rounds."""
+    sent: list[Sent] = []
+    seen: dict[str, Any] = {}
+
+    async def through_kimi() -> None:
+        seen["result"] = structured(await call())
+
+    async def capture() -> None:  # untimed
+        requests = await up.sent()
+        sent[:] = [r for r in requests if _replayed(r)]
+        seen["requests"] = dict(Counter(r.path.rsplit("/", 1)[-1] for r in requests))
+        seen["rounds"] = seen["result"].get("tool_rounds") or _rounds(requests)
+
+    async def direct() -> None:
+        for request in sent:
+            await up.replay(request)
+
+    kimi = Variant(through_kimi, before=up.reset, after=capture, cpu_of=pid)
+    return kimi, Variant(direct, before=up.reset), seen
 
 
 def _marginal(
@@ -82,31 +104,10 @@ def _marginal(
             "medians_ms": m,
             "overhead_without_rounds_ms": fixed,
             "calls_each": calls,
-            "kimi_mcp_cpu_ms_per_call": cpu,  # warm-up calls included
+            "kimi_mcp_cpu_ms_per_call": cpu,
             "kimi_mcp_cpu_ms_per_round": (cpu["ask"] - cpu["plain"]) / rounds,
         },
     )
-
-
-def _pair(up: Upstream, call: Callable[[], Awaitable[Any]]) -> tuple[Call, Call, dict[str, Any]]:
-    """The call through kimi-mcp, and its floor: replaying the chats and fibers it just sent.
-    `seen` keeps the last call's upstream requests by path and its tool rounds."""
-    sent: list[Sent] = []
-    seen: dict[str, Any] = {}
-
-    async def through_kimi() -> None:
-        await up.reset()
-        result = structured(await call())
-        requests = await up.sent()
-        sent[:] = [r for r in requests if _replayed(r)]
-        seen["requests"] = dict(Counter(r.path.rsplit("/", 1)[-1] for r in requests))
-        seen["rounds"] = result.get("tool_rounds") or _rounds(requests)
-
-    async def direct() -> None:
-        for request in sent:
-            await up.replay(request)
-
-    return through_kimi, direct, seen
 
 
 def _replayed(request: Sent) -> bool:
