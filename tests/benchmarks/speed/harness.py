@@ -1,6 +1,6 @@
 """What the stdio figures share: kimi-mcp and the bare echo server as stdio children of the
-official client, an emulator in this process, direct httpx2 calls replaying what kimi-mcp sent,
-interleaved timing and /proc readings of a child's memory."""
+official client, the emulator (its own process, or this one), direct httpx2 calls replaying what
+kimi-mcp sent, interleaved timing, and /proc readings of a child's memory and CPU."""
 
 import os
 import statistics
