@@ -36,14 +36,14 @@ BALANCE_BUDGET_MS, ASK_BUDGET_MS = 0.3, 0.5
 
 
 async def measure(quick: bool) -> list[Figure]:
-    rounds, warm_up, kept = (15, 2, 1) if quick else (150, 10, 5)
+    rounds, warm_up, kept = (15, 2, 1) if quick else (150, 10, 5)  # kept: conversations a turn
     async with (
         upstream() as up,
-        stdio_client(bare_params()) as (bare, _),
+        stdio_client(bare_params()) as (bare, bare_pid),
         stdio_client(kimi_params(up)) as (kimi, pid),
     ):
         variants = {
-            "echo": Variant(lambda: bare.call_tool("echo", {"text": "x"})),
+            "echo": Variant(lambda: bare.call_tool("echo", {"text": "x"}), cpu_of=bare_pid),
             "balance": Variant(lambda: kimi.call_tool("check_balance", {}), cpu_of=pid),
             "direct_balance": Variant(lambda: up.http.get("/users/me/balance")),
         }
@@ -98,7 +98,7 @@ def _figures(m: dict[str, float], cpu: dict[str, float], calls: int, drift: int)
             balance <= echo + BALANCE_BUDGET_MS,
             echo,
             floor,
-            detail={"medians_ms": m, "calls_each": calls, "kimi_mcp_cpu_ms_per_call": cpu},
+            detail={"medians_ms": m, "calls_each": calls, "server_cpu_ms_per_call": cpu},
         )
     ]
     overhead = {turn: m[f"ask_{turn}"] - m[f"direct_ask_{turn}"] for turn in TURNS}
