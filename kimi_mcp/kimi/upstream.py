@@ -146,11 +146,14 @@ async def read_events(
                 continue
             events = state.events
             state.feed_line(line)
-            if state.events != events:  # a data event, not a ping: the stream is alive
-                watchdog.deadline = anyio.current_time() + idle
+            if state.events == events:
+                continue  # a line of an event not yet complete, or a ping: nothing new to tell
+            watchdog.deadline = anyio.current_time() + idle  # a data event: the stream is alive
             if state.full:
                 return "size"
-            if on_progress is not None and line:
+            # Told when the blank line completes the event, not at the next event's first line
+            # (one stream gap later: the first progress note waited 200 ms for the second delta).
+            if on_progress is not None:
                 await on_progress(state)
     if watchdog.cancelled_caught:
         raise APITimeoutError(
