@@ -13,6 +13,7 @@ from typing import cast
 
 import anyio.to_thread
 
+from kimi_mcp.store.conversation_cache import CachedTurns, ConversationCache
 from kimi_mcp.store.conversations import (
     DEFAULT_OWNER,
     Conversation,
@@ -33,6 +34,7 @@ CREATE TABLE IF NOT EXISTS conversations (
     created_at REAL NOT NULL, updated_at REAL NOT NULL,
     owner TEXT NOT NULL DEFAULT '{DEFAULT_OWNER}', reasoning_effort TEXT);
 CREATE INDEX IF NOT EXISTS conversations_by_owner ON conversations (owner, updated_at);
+CREATE INDEX IF NOT EXISTS conversations_by_age ON conversations (updated_at);
 CREATE TABLE IF NOT EXISTS ended (
     id TEXT PRIMARY KEY, reason TEXT NOT NULL, at REAL NOT NULL,
     owner TEXT NOT NULL DEFAULT '{DEFAULT_OWNER}');
@@ -77,6 +79,7 @@ class SqliteConversationStore:
         self._connect = self._file.connect
         self._ttl = ttl_days * DAY
         self._next_purge = 0.0
+        self._cache = ConversationCache()  # used inside `_connect` only: under the file's lock
 
     async def check(self) -> None:
         await anyio.to_thread.run_sync(self._file.check)
@@ -91,28 +94,49 @@ class SqliteConversationStore:
         return found
 
     def _select(self, conversation_id: str, owner: str) -> Conversation | EndReason | None:
+        """The conversation's row, then only the turns after the ones cached (a delete, an
+        expiry or another process's turns are seen: the row and the new turns are read in one
+        transaction, the same `BEGIN IMMEDIATE` that `check` takes, so a load checks too)."""
         with self._connect() as db:
             self._purge(db)
             row = db.execute(
-                "SELECT model, system, file_ids, updated_at, reasoning_effort FROM conversations "
-                "WHERE id = ? AND owner = ?",
+                "SELECT model, system, file_ids, updated_at, reasoning_effort, created_at "
+                "FROM conversations WHERE id = ? AND owner = ?",
                 (conversation_id, owner),
             ).fetchone()
             if row is None:
+                self._cache.drop(conversation_id)
                 return _ended(db, conversation_id, owner)
             if self._ttl and row[3] < time.time() - self._ttl:  # idle past the TTL, not purged yet
+                self._cache.drop(conversation_id)
                 db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
                 _bury(db, [(conversation_id, owner)], "expired")
                 return "expired"
-            turns = db.execute(
-                "SELECT role, content, reasoning, tool_calls, tool_call_id FROM turns "
-                "WHERE conversation_id = ? ORDER BY seq",
-                (conversation_id,),
-            ).fetchall()
-        turn_list = [_turn(*columns) for columns in turns]
+            cached = self._cached_turns(db, conversation_id, repr(row[5]))
         return Conversation(
-            conversation_id, row[0], _opt(row[1]), turn_list, json.loads(row[2]), owner, row[4]
+            conversation_id,
+            row[0],
+            _opt(row[1]),
+            list(cached.turns),
+            json.loads(row[2]),
+            owner,
+            row[4],
         )
+
+    def _cached_turns(
+        self, db: sqlite3.Connection, conversation_id: str, created: str
+    ) -> CachedTurns:
+        """Every turn, read from the store only from the first one not cached yet."""
+        cached = self._cache.get(conversation_id, created)
+        rows = db.execute(
+            "SELECT seq, role, content, reasoning, tool_calls, tool_call_id FROM turns "
+            "WHERE conversation_id = ? AND seq >= ? ORDER BY seq",
+            (conversation_id, cached.next),
+        ).fetchall()
+        if not rows:
+            return cached
+        new = [_turn(*columns) for _, *columns in rows]
+        return self._cache.extend(conversation_id, cached, created, rows[-1][0] + 1, new)
 
     async def append(
         self, conversation: Conversation, turns: list[Turn], model: str, file_ids: list[str]
@@ -167,6 +191,10 @@ class SqliteConversationStore:
         return await anyio.to_thread.run_sync(self._recent, limit, owner)
 
     def _recent(self, limit: int, owner: str) -> list[ConversationSummary]:
+        """The newest `limit` of the owner's conversations, read through the (owner, updated_at)
+        index: the rows listed and their first question only, whatever the store holds. One idle
+        past the TTL is never listed, even before the purge (once a minute) has buried it."""
+        live_since = time.time() - self._ttl if self._ttl else float("-inf")
         with self._connect() as db:
             self._purge(db)
             rows = db.execute(
@@ -174,8 +202,9 @@ class SqliteConversationStore:
                 "(SELECT COUNT(*) FROM turns t WHERE t.conversation_id = c.id), "
                 "(SELECT substr(content, 1, ?) FROM turns t WHERE t.conversation_id = c.id "
                 "AND t.role = 'user' ORDER BY seq LIMIT 1) "
-                "FROM conversations c WHERE c.owner = ? ORDER BY c.updated_at DESC LIMIT ?",
-                (FIRST_PROMPT_CHARS * 4, owner, limit),  # 4 bytes a character, for a BLOB
+                "FROM conversations c WHERE c.owner = ? AND c.updated_at >= ? "
+                "ORDER BY c.updated_at DESC LIMIT ?",
+                (FIRST_PROMPT_CHARS * 4, owner, live_since, limit),  # 4 bytes a character
             ).fetchall()
         return [
             ConversationSummary(r[0], r[1], r[3], r[2], _prefix(r[4], FIRST_PROMPT_CHARS))
@@ -195,6 +224,7 @@ class SqliteConversationStore:
             )
             if gone.rowcount == 0:
                 return False, _ended(db, conversation_id, owner)
+            self._cache.drop(conversation_id)
             _bury(db, [(conversation_id, owner)], "deleted")
         return True, None
 
