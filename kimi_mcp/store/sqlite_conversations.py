@@ -38,6 +38,7 @@ CREATE INDEX IF NOT EXISTS conversations_by_age ON conversations (updated_at);
 CREATE TABLE IF NOT EXISTS ended (
     id TEXT PRIMARY KEY, reason TEXT NOT NULL, at REAL NOT NULL,
     owner TEXT NOT NULL DEFAULT '{DEFAULT_OWNER}');
+CREATE INDEX IF NOT EXISTS ended_by_age ON ended (at);
 CREATE TABLE IF NOT EXISTS turns (
     conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
     seq INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL, reasoning TEXT,
