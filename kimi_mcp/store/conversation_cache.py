@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from kimi_mcp.store.conversations import Turn
 
-MAX_CONVERSATIONS = 64
-MAX_CHARS = 16_000_000  # about 16-64 MB of text at most, whatever the conversations hold
+MAX_CONVERSATIONS = 32
+MAX_CHARS = 8_000_000  # 8-32 MB of text at most (1-4 bytes a character), whatever they hold
 
 
 @dataclass(frozen=True)
