@@ -1,8 +1,8 @@
 """The embedded conversation store: stdlib sqlite3, one file in the data directory.
 
-sqlite3 is blocking, so every call runs on a worker thread. Text SQLite cannot take as UTF-8 (a
-lone surrogate, which JSON and Kimi's streams can carry) is kept as a BLOB of its UTF-8 bytes with
-surrogates passed through, so it reads back exactly.
+sqlite3 is blocking, so every call runs on a worker thread: one per call, a load included (it
+reads only the turns its cache lacks, see `conversation_cache`). Turns become rows and back in
+`sqlite_rows`, which keeps text exactly.
 """
 
 import json
@@ -19,12 +19,12 @@ from kimi_mcp.store.conversations import (
     Conversation,
     ConversationSummary,
     EndReason,
-    Role,
     Turn,
     ended_meanwhile,
     unknown_conversation,
 )
 from kimi_mcp.store.sqlite_file import Mark, SqliteFile
+from kimi_mcp.store.sqlite_rows import opt_text, prefix, row_of, stored, turn_of
 
 # Version 1 added owners (a store of version 0, no mark, keeps its rows for the default owner);
 # version 2 added tool rounds (tool_calls, tool_call_id) and kimi-k3's reasoning_effort.
@@ -117,7 +117,7 @@ class SqliteConversationStore:
         return Conversation(
             conversation_id,
             row[0],
-            _opt(row[1]),
+            opt_text(row[1]),
             list(cached.turns),
             json.loads(row[2]),
             owner,
@@ -136,7 +136,7 @@ class SqliteConversationStore:
         ).fetchall()
         if not rows:
             return cached
-        new = [_turn(*columns) for _, *columns in rows]
+        new = [turn_of(*columns) for _, *columns in rows]
         return self._cache.extend(conversation_id, cached, created, rows[-1][0] + 1, new)
 
     async def append(
@@ -170,7 +170,7 @@ class SqliteConversationStore:
                 (
                     conversation_id,
                     model,
-                    _stored(conversation.system),
+                    stored(conversation.system),
                     json.dumps(merged),
                     now,
                     now,
@@ -185,7 +185,7 @@ class SqliteConversationStore:
             db.executemany(
                 "INSERT INTO turns (conversation_id, seq, role, content, reasoning, tool_calls, "
                 "tool_call_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(conversation_id, last + 1 + i, *_columns(t)) for i, t in enumerate(turns)],
+                [(conversation_id, last + 1 + i, *row_of(t)) for i, t in enumerate(turns)],
             )
 
     async def recent(self, limit: int, *, owner: str) -> list[ConversationSummary]:
@@ -208,7 +208,7 @@ class SqliteConversationStore:
                 (FIRST_PROMPT_CHARS * 4, owner, live_since, limit),  # 4 bytes a character
             ).fetchall()
         return [
-            ConversationSummary(r[0], r[1], r[3], r[2], _prefix(r[4], FIRST_PROMPT_CHARS))
+            ConversationSummary(r[0], r[1], r[3], r[2], prefix(r[4], FIRST_PROMPT_CHARS))
             for r in rows
         ]
 
@@ -256,56 +256,3 @@ def _bury(db: sqlite3.Connection, ids: list[tuple[str, str]], reason: EndReason)
         "INSERT OR REPLACE INTO ended (id, reason, at, owner) VALUES (?, ?, ?, ?)",
         [(i, reason, now, owner) for i, owner in ids],
     )
-
-
-def _columns(turn: Turn) -> tuple[str | bytes | None, ...]:
-    calls = None if turn.tool_calls is None else json.dumps(turn.tool_calls, ensure_ascii=False)
-    return (
-        turn.role,
-        _stored(turn.content),
-        _stored(turn.reasoning),
-        _stored(calls),
-        _stored(turn.tool_call_id),
-    )
-
-
-def _turn(
-    role: Role,
-    content: str | bytes,
-    reasoning: str | bytes | None,
-    calls: str | bytes | None,
-    call_id: str | bytes | None,
-) -> Turn:
-    tool_calls = None if calls is None else json.loads(_text(calls))
-    return Turn(role, _text(content), _opt(reasoning), tool_calls, _opt(call_id))
-
-
-def _stored(text: str | None) -> str | bytes | None:
-    """`text` as SQLite can keep it exactly: itself, or its bytes when it holds a lone surrogate."""
-    if text is None or text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass")
-    return text
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode("utf-8", "surrogatepass") if isinstance(value, bytes) else value
-
-
-def _opt(value: str | bytes | None) -> str | None:
-    return None if value is None else _text(value)
-
-
-def _prefix(value: str | bytes | None, chars: int) -> str:
-    """The first `chars` characters; a BLOB cut inside a character loses that character only."""
-    if not isinstance(value, bytes):
-        return (value or "")[:chars]
-    for cut in range(4):
-        try:
-            return value[: len(value) - cut].decode("utf-8", "surrogatepass")[:chars]
-        except UnicodeDecodeError:
-            continue
-    return value.decode("utf-8", "replace")[:chars]
