@@ -192,6 +192,9 @@ async def _store_hops(root: Path, base_url: str, key: str) -> Figure:
 
 def _kimi_mcp(base_url: str, key: str, workdir: Path) -> StdioServerParameters:
     command, env = commands(base_url, key, workdir)["kimi-mcp"]
+    files = workdir / "files"  # not the HOME it is given: kimi-mcp rightly warns about that
+    files.mkdir(parents=True, exist_ok=True)
+    env = {**env, "KIMI_MCP_ALLOWED_DIRS": str(files)}
     return StdioServerParameters(command=command[0], args=command[1:], env=env, cwd=str(workdir))
 
 
