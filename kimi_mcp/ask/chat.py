@@ -67,15 +67,8 @@ class ChatService:
             json_mode=request.json_mode, json_schema=request.json_schema, prefix=request.prefix
         )
         names = checked_tools(request.kimi_tools, self.tools.allowed)
-        if request.keep:
-            try:  # store first, then bill: nothing is sent to a store that cannot keep it
-                await self.store.check()
-            except StoreError as exc:
-                raise exc.with_note("Nothing was sent to Kimi (no cost).") from None
+        conversation = await self._opened(request)
         await self.costs.check_cap()
-        conversation = None
-        if request.conversation_id:
-            conversation = await self.store.load(request.conversation_id, owner=request.owner)
         model_id = request.model or (conversation.model if conversation else self.default_model)
         model = await self.catalogue.get(model_id, deadline=deadline)
         # Refused here, before documents are uploaded, rather than when the body is built.
@@ -116,6 +109,19 @@ class ChatService:
             json_error=parsed.error,
             cache_reset=effort.cache_reset,
         )
+
+    async def _opened(self, request: ChatRequest) -> Conversation | None:
+        """The conversation to continue, if any; store first, then bill: nothing is sent to a
+        store that cannot keep it. A load checks the store as `check` does, so a continued
+        conversation costs one store round trip here, not two."""
+        try:
+            if request.conversation_id:
+                return await self.store.load(request.conversation_id, owner=request.owner)
+            if request.keep:
+                await self.store.check()
+        except StoreError as exc:
+            raise exc.with_note("Nothing was sent to Kimi (no cost).") from None
+        return None
 
     async def _keep(
         self, conversation: Conversation, turns: list[Turn], model: str, file_ids: list[str]

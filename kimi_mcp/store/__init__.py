@@ -6,7 +6,10 @@ counts, each behind one small interface.
 - `spend`: `SpendLedger`, the interface, and `Spend`;
 - `token_counts`: `TokenCountStore`, a shared cache of Kimi's counts by content key;
 - `sqlite_conversations`, `sqlite_uploads`, `sqlite_spend`, `sqlite_token_counts`: the embedded
-  backend, one SQLite file each in the data directory, over `sqlite_file`;
+  backend, one SQLite file each in the data directory, over `sqlite_file` (`sqlite_rows`: a
+  turn as a row and back, its text kept exactly);
+- `conversation_cache`: the turns of recently loaded conversations, so both backends read only
+  the turns added since the last load;
 - `redis_conversations`, `redis_uploads`, `redis_spend`, `redis_token_counts`: the Redis backend
   for replicas, over
   one shared `redis_connection` (the `redis` extra, imported only for a Redis URL);

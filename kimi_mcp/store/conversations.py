@@ -66,7 +66,15 @@ class ConversationStore(Protocol):
             StoreError: it cannot be used (names the file and the fix).
         """
 
-    async def load(self, conversation_id: str, *, owner: str) -> Conversation: ...
+    async def load(self, conversation_id: str, *, owner: str) -> Conversation:
+        """The conversation with every turn, for `owner`. It checks the store as `check` does
+        (so a caller about to continue a conversation needs no separate check).
+
+        Raises:
+            InputError: unknown here (or another owner's), deleted or expired: says which.
+            StoreError: the store cannot be used (names it and the fix).
+        """
+
     async def append(
         self, conversation: Conversation, turns: list[Turn], model: str, file_ids: list[str]
     ) -> None:

@@ -13,6 +13,7 @@ replica. Text is JSON with ASCII escapes, so lone surrogates come back exactly.
 import json
 from typing import Any, cast
 
+from kimi_mcp.store.conversation_cache import NOTHING, CachedTurns, ConversationCache
 from kimi_mcp.store.conversations import (
     Conversation,
     ConversationSummary,
@@ -108,6 +109,7 @@ class RedisConversationStore:
     def __init__(self, connection: RedisConnection, *, ttl_days: float = 0) -> None:
         self._redis = connection
         self._ttl_ms = round(ttl_days * DAY_MS)
+        self._cache = ConversationCache()
 
     def _keys(self, conversation_id: str, owner: str) -> list[str]:
         conv = self._redis.key("conv", conversation_id)
@@ -149,19 +151,47 @@ class RedisConversationStore:
             raise ended_meanwhile(conversation_id, reason)
 
     async def load(self, conversation_id: str, *, owner: str) -> Conversation:
-        conv, turns, files, ended, recent = self._keys(conversation_id, owner)
+        """One round trip: the conversation's hash, its documents and only the turns after the
+        ones cached (a full read when the cache holds none of this conversation)."""
+        cached = self._cache.latest(conversation_id)
         async with self._redis.errors():
-            async with self._redis.client().pipeline(transaction=True) as pipe:
-                pipe.hgetall(conv)
-                pipe.lrange(turns, 0, -1)
-                pipe.lrange(files, 0, -1)
-                pipe.hmget(ended, "owner", "reason")
-                pipe.zscore(recent, conversation_id)
-                held, turn_list, file_ids, tomb, listed = await pipe.execute()
+            read = await self._read(conversation_id, owner, cached.next)
+            held, new, file_ids, tomb, listed = read
             if held and held.get("owner") == owner:
-                return _conversation(conversation_id, held, turn_list, file_ids)
+                if held.get("created", "") != cached.created and cached.next:  # a new one, same id
+                    held, new, file_ids, _, _ = await self._read(conversation_id, owner, 0)
+                    cached = NOTHING
+                return self._loaded(conversation_id, held, cached, new, file_ids)
+            self._cache.drop(conversation_id)
             reason = await self._why_missing(conversation_id, owner, held, tomb, listed)
         raise unknown_conversation(conversation_id, reason)
+
+    async def _read(self, conversation_id: str, owner: str, start: int) -> list[Any]:
+        conv, turns, files, ended, recent = self._keys(conversation_id, owner)
+        async with self._redis.client().pipeline(transaction=True) as pipe:
+            pipe.hgetall(conv)
+            pipe.lrange(turns, start, -1)
+            pipe.lrange(files, 0, -1)
+            pipe.hmget(ended, "owner", "reason")
+            pipe.zscore(recent, conversation_id)
+            answers: list[Any] = await pipe.execute()
+            return answers
+
+    def _loaded(
+        self,
+        conversation_id: str,
+        held: dict[str, str],
+        cached: CachedTurns,
+        new: list[str],
+        file_ids: list[str],
+    ) -> Conversation:
+        created = held.get("created", "")
+        if new or cached.created != created:
+            turns = [Turn(**json.loads(turn)) for turn in new]
+            cached = self._cache.extend(
+                conversation_id, cached, created, cached.next + len(new), turns
+            )
+        return _conversation(conversation_id, held, list(cached.turns), file_ids)
 
     async def _why_missing(
         self,
@@ -234,13 +264,13 @@ def _turn_fields(turn: Turn) -> dict[str, Any]:
 
 
 def _conversation(
-    conversation_id: str, held: dict[str, str], turns: list[str], file_ids: list[str]
+    conversation_id: str, held: dict[str, str], turns: list[Turn], file_ids: list[str]
 ) -> Conversation:
     return Conversation(
         conversation_id,
         held["model"],
         json.loads(held["system"]),
-        [Turn(**json.loads(turn)) for turn in turns],
+        turns,
         file_ids,
         held["owner"],
         held.get("effort"),

@@ -1,8 +1,8 @@
 """The embedded conversation store: stdlib sqlite3, one file in the data directory.
 
-sqlite3 is blocking, so every call runs on a worker thread. Text SQLite cannot take as UTF-8 (a
-lone surrogate, which JSON and Kimi's streams can carry) is kept as a BLOB of its UTF-8 bytes with
-surrogates passed through, so it reads back exactly.
+sqlite3 is blocking, so every call runs on a worker thread: one per call, a load included (it
+reads only the turns its cache lacks, see `conversation_cache`). Turns become rows and back in
+`sqlite_rows`, which keeps text exactly.
 """
 
 import json
@@ -13,17 +13,18 @@ from typing import cast
 
 import anyio.to_thread
 
+from kimi_mcp.store.conversation_cache import CachedTurns, ConversationCache
 from kimi_mcp.store.conversations import (
     DEFAULT_OWNER,
     Conversation,
     ConversationSummary,
     EndReason,
-    Role,
     Turn,
     ended_meanwhile,
     unknown_conversation,
 )
 from kimi_mcp.store.sqlite_file import Mark, SqliteFile
+from kimi_mcp.store.sqlite_rows import opt_text, prefix, row_of, stored, turn_of
 
 # Version 1 added owners (a store of version 0, no mark, keeps its rows for the default owner);
 # version 2 added tool rounds (tool_calls, tool_call_id) and kimi-k3's reasoning_effort.
@@ -33,9 +34,11 @@ CREATE TABLE IF NOT EXISTS conversations (
     created_at REAL NOT NULL, updated_at REAL NOT NULL,
     owner TEXT NOT NULL DEFAULT '{DEFAULT_OWNER}', reasoning_effort TEXT);
 CREATE INDEX IF NOT EXISTS conversations_by_owner ON conversations (owner, updated_at);
+CREATE INDEX IF NOT EXISTS conversations_by_age ON conversations (updated_at);
 CREATE TABLE IF NOT EXISTS ended (
     id TEXT PRIMARY KEY, reason TEXT NOT NULL, at REAL NOT NULL,
     owner TEXT NOT NULL DEFAULT '{DEFAULT_OWNER}');
+CREATE INDEX IF NOT EXISTS ended_by_age ON ended (at);
 CREATE TABLE IF NOT EXISTS turns (
     conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
     seq INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL, reasoning TEXT,
@@ -77,6 +80,7 @@ class SqliteConversationStore:
         self._connect = self._file.connect
         self._ttl = ttl_days * DAY
         self._next_purge = 0.0
+        self._cache = ConversationCache()  # used inside `_connect` only: under the file's lock
 
     async def check(self) -> None:
         await anyio.to_thread.run_sync(self._file.check)
@@ -91,28 +95,49 @@ class SqliteConversationStore:
         return found
 
     def _select(self, conversation_id: str, owner: str) -> Conversation | EndReason | None:
+        """The conversation's row, then only the turns after the ones cached (a delete, an
+        expiry or another process's turns are seen: the row and the new turns are read in one
+        transaction, the same `BEGIN IMMEDIATE` that `check` takes, so a load checks too)."""
         with self._connect() as db:
             self._purge(db)
             row = db.execute(
-                "SELECT model, system, file_ids, updated_at, reasoning_effort FROM conversations "
-                "WHERE id = ? AND owner = ?",
+                "SELECT model, system, file_ids, updated_at, reasoning_effort, created_at "
+                "FROM conversations WHERE id = ? AND owner = ?",
                 (conversation_id, owner),
             ).fetchone()
             if row is None:
+                self._cache.drop(conversation_id)
                 return _ended(db, conversation_id, owner)
             if self._ttl and row[3] < time.time() - self._ttl:  # idle past the TTL, not purged yet
+                self._cache.drop(conversation_id)
                 db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
                 _bury(db, [(conversation_id, owner)], "expired")
                 return "expired"
-            turns = db.execute(
-                "SELECT role, content, reasoning, tool_calls, tool_call_id FROM turns "
-                "WHERE conversation_id = ? ORDER BY seq",
-                (conversation_id,),
-            ).fetchall()
-        turn_list = [_turn(*columns) for columns in turns]
+            cached = self._cached_turns(db, conversation_id, repr(row[5]))
         return Conversation(
-            conversation_id, row[0], _opt(row[1]), turn_list, json.loads(row[2]), owner, row[4]
+            conversation_id,
+            row[0],
+            opt_text(row[1]),
+            list(cached.turns),
+            json.loads(row[2]),
+            owner,
+            row[4],
         )
+
+    def _cached_turns(
+        self, db: sqlite3.Connection, conversation_id: str, created: str
+    ) -> CachedTurns:
+        """Every turn, read from the store only from the first one not cached yet."""
+        cached = self._cache.get(conversation_id, created)
+        rows = db.execute(
+            "SELECT seq, role, content, reasoning, tool_calls, tool_call_id FROM turns "
+            "WHERE conversation_id = ? AND seq >= ? ORDER BY seq",
+            (conversation_id, cached.next),
+        ).fetchall()
+        if not rows:
+            return cached
+        new = [turn_of(*columns) for _, *columns in rows]
+        return self._cache.extend(conversation_id, cached, created, rows[-1][0] + 1, new)
 
     async def append(
         self, conversation: Conversation, turns: list[Turn], model: str, file_ids: list[str]
@@ -145,7 +170,7 @@ class SqliteConversationStore:
                 (
                     conversation_id,
                     model,
-                    _stored(conversation.system),
+                    stored(conversation.system),
                     json.dumps(merged),
                     now,
                     now,
@@ -160,13 +185,17 @@ class SqliteConversationStore:
             db.executemany(
                 "INSERT INTO turns (conversation_id, seq, role, content, reasoning, tool_calls, "
                 "tool_call_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(conversation_id, last + 1 + i, *_columns(t)) for i, t in enumerate(turns)],
+                [(conversation_id, last + 1 + i, *row_of(t)) for i, t in enumerate(turns)],
             )
 
     async def recent(self, limit: int, *, owner: str) -> list[ConversationSummary]:
         return await anyio.to_thread.run_sync(self._recent, limit, owner)
 
     def _recent(self, limit: int, owner: str) -> list[ConversationSummary]:
+        """The newest `limit` of the owner's conversations, read through the (owner, updated_at)
+        index: the rows listed and their first question only, whatever the store holds. One idle
+        past the TTL is never listed, even before the purge (once a minute) has buried it."""
+        live_since = time.time() - self._ttl if self._ttl else float("-inf")
         with self._connect() as db:
             self._purge(db)
             rows = db.execute(
@@ -174,11 +203,12 @@ class SqliteConversationStore:
                 "(SELECT COUNT(*) FROM turns t WHERE t.conversation_id = c.id), "
                 "(SELECT substr(content, 1, ?) FROM turns t WHERE t.conversation_id = c.id "
                 "AND t.role = 'user' ORDER BY seq LIMIT 1) "
-                "FROM conversations c WHERE c.owner = ? ORDER BY c.updated_at DESC LIMIT ?",
-                (FIRST_PROMPT_CHARS * 4, owner, limit),  # 4 bytes a character, for a BLOB
+                "FROM conversations c WHERE c.owner = ? AND c.updated_at >= ? "
+                "ORDER BY c.updated_at DESC LIMIT ?",
+                (FIRST_PROMPT_CHARS * 4, owner, live_since, limit),  # 4 bytes a character
             ).fetchall()
         return [
-            ConversationSummary(r[0], r[1], r[3], r[2], _prefix(r[4], FIRST_PROMPT_CHARS))
+            ConversationSummary(r[0], r[1], r[3], r[2], prefix(r[4], FIRST_PROMPT_CHARS))
             for r in rows
         ]
 
@@ -195,6 +225,7 @@ class SqliteConversationStore:
             )
             if gone.rowcount == 0:
                 return False, _ended(db, conversation_id, owner)
+            self._cache.drop(conversation_id)
             _bury(db, [(conversation_id, owner)], "deleted")
         return True, None
 
@@ -225,56 +256,3 @@ def _bury(db: sqlite3.Connection, ids: list[tuple[str, str]], reason: EndReason)
         "INSERT OR REPLACE INTO ended (id, reason, at, owner) VALUES (?, ?, ?, ?)",
         [(i, reason, now, owner) for i, owner in ids],
     )
-
-
-def _columns(turn: Turn) -> tuple[str | bytes | None, ...]:
-    calls = None if turn.tool_calls is None else json.dumps(turn.tool_calls, ensure_ascii=False)
-    return (
-        turn.role,
-        _stored(turn.content),
-        _stored(turn.reasoning),
-        _stored(calls),
-        _stored(turn.tool_call_id),
-    )
-
-
-def _turn(
-    role: Role,
-    content: str | bytes,
-    reasoning: str | bytes | None,
-    calls: str | bytes | None,
-    call_id: str | bytes | None,
-) -> Turn:
-    tool_calls = None if calls is None else json.loads(_text(calls))
-    return Turn(role, _text(content), _opt(reasoning), tool_calls, _opt(call_id))
-
-
-def _stored(text: str | None) -> str | bytes | None:
-    """`text` as SQLite can keep it exactly: itself, or its bytes when it holds a lone surrogate."""
-    if text is None or text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass")
-    return text
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode("utf-8", "surrogatepass") if isinstance(value, bytes) else value
-
-
-def _opt(value: str | bytes | None) -> str | None:
-    return None if value is None else _text(value)
-
-
-def _prefix(value: str | bytes | None, chars: int) -> str:
-    """The first `chars` characters; a BLOB cut inside a character loses that character only."""
-    if not isinstance(value, bytes):
-        return (value or "")[:chars]
-    for cut in range(4):
-        try:
-            return value[: len(value) - cut].decode("utf-8", "surrogatepass")[:chars]
-        except UnicodeDecodeError:
-            continue
-    return value.decode("utf-8", "replace")[:chars]
