@@ -95,14 +95,16 @@ async def learn(
     """Keep what `usage` proves after a call: the answer's bound and, when the call sent `basis`
     whole with the question (`whole`), the proof for head + history + question + answer.
 
-    Nothing is written while the local bounds of that list stay under a quarter of `budget`:
-    the next fit needs no count then, and a write per call is a store round trip per call.
+    Nothing is kept while the local bounds of that list stay under a quarter of `budget`: only a
+    question of most of the window would then need counts, and a write is a store round trip.
     """
     question, answer = exchange
     if usage is None or usage.prompt_tokens <= 0 or usage.completion_tokens <= 0:
         return  # no usage (a cut stream), or one that proves nothing
     local = sum(map(upper_bound, basis.head_messages)) + basis.history.bound_sum
-    local += upper_bound(question)
+    local += upper_bound(question) + (upper_bound(answer) if answer is not None else 0)
+    if local <= budget // 4:
+        return
     keys = [message_key(basis.model, question)]
     proof, kept = usage.prompt_tokens, {}
     if answer is not None:
@@ -110,9 +112,6 @@ async def learn(
         keys.append(message_key(basis.model, answer))
         kept[keys[-1]] = bound
         proof += bound
-        local += upper_bound(answer)
-    if local <= budget // 4:
-        return
     if whole:
         kept[basis.proof_key(chained(basis.history.digest, keys))] = proof
     await counter.keep(kept)
