@@ -49,7 +49,7 @@ class Prompt:
     """The fitted prompt, and what it was fitted from: what the call's usage is learnt against."""
 
     fitted: Fitted
-    basis: Basis
+    counts: FitCounts
     question: Message  # as sent
     budget: int
 
@@ -111,7 +111,7 @@ class ChatService:
         stored = Stored(False, "not kept: a one-off question")
         if request.keep:
             stored = await self._keep(conversation, turns, model.id, file_ids)
-            await self._learn(request, prompt, loop, turns)
+        await self._learn(request, prompt, loop, turns)
         result = self._result(outcome, answer, conversation.id, dropped, file_ids)
         estimate = await self.costs.charge(model.id, outcome.usage, loop.searches)
         parsed = _parsed(request, result)
@@ -229,26 +229,29 @@ class ChatService:
         counts = FitCounts(self.counter, basis, head + history + tail, deadline=deadline)
         known = Known(keys.bounds, keys.bound_sum)
         fitted = await fit(head, history, tail, budget=budget, counts=counts, known=known)
-        return Prompt(fitted, basis, question, budget)
+        return Prompt(fitted, counts, question, budget)
 
     async def _learn(
         self, request: ChatRequest, prompt: Prompt, loop: LoopResult, turns: list[Turn]
     ) -> None:
-        """Keep what Kimi's usage proves for the next fit of this conversation (usage_counts)."""
-        if request.prefix:  # Kimi's count of the answer leaves the prefix out
-            return
-        asked = turn_message(turns[0], thinks=False)  # as the next call will send it
-        answer = turns[-1] if turns[-1].role == "assistant" else None
-        whole = prompt.fitted.dropped_turns == 0 and loop.rounds == 0 and asked == prompt.question
-        reply = turn_message(answer, thinks=False) if answer else None
-        await learn(
-            self.counter,
-            prompt.basis,
-            (asked, reply),
-            loop.outcome.usage,
-            whole=whole,
-            budget=prompt.budget,
-        )
+        """Keep the fit's counts, and what Kimi's usage proves for the next fit of this
+        conversation (usage_counts). With a prefix nothing is proved: Kimi's count of the
+        answer leaves the prefix out."""
+        exchange = None
+        if request.keep and not request.prefix:
+            answer = turns[-1] if turns[-1].role == "assistant" else None
+            exchange = (
+                turn_message(turns[0], thinks=False),  # as the next call will send them
+                turn_message(answer, thinks=False) if answer else None,
+            )
+        fitted = prompt.fitted
+        whole = fitted.dropped_turns == 0 and loop.rounds == 0
+        whole = whole and exchange is not None and exchange[0] == prompt.question
+        usage = loop.outcome.usage
+        try:  # after billing: a failure here costs later calls a recount, never this answer
+            await learn(prompt.counts, exchange, usage, whole=whole, budget=prompt.budget)
+        except Exception:
+            log.exception("token counts not kept (a kimi-mcp bug; please report it)")
 
     def _result(
         self,

@@ -62,10 +62,16 @@ class TokenCounter:
             self._remember(key, tokens)
         return counts | stored
 
+    def remembered(self, key: str) -> int | None:
+        """The count kept in this process's memory, if any (no store read)."""
+        return self._cache.get(key)
+
     async def count(
-        self, model: str, messages: dict[str, Message], *, deadline: float
+        self, model: str, messages: dict[str, Message], *, deadline: float, store: bool = True
     ) -> dict[str, int]:
-        """Kimi's count of each of `messages` (by key), one request each, kept for later."""
+        """Kimi's count of each of `messages` (by key), one request each, kept for later: in
+        memory, and in the store unless `store` is False (the caller then keeps them itself,
+        with what else it writes, in one round trip)."""
         counts: dict[str, int] = {}
         errors: list[Exception] = []
 
@@ -84,7 +90,10 @@ class TokenCounter:
                 group.start_soon(count, key, message, group)
         if errors:
             raise errors[0]
-        await self.keep(counts)
+        for key, tokens in counts.items():
+            self._remember(key, tokens)
+        if store:
+            await self._keep(counts)
         return counts
 
     async def keep(self, counts: dict[str, int]) -> None:

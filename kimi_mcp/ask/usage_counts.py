@@ -34,6 +34,11 @@ class Basis:
         self.head_messages = head
         self.history = history
 
+    @property
+    def tail_start(self) -> int:
+        """Where the tail (the question) starts in head + history + tail."""
+        return len(self.head_messages) + self.history.count
+
     @cached_property
     def head(self) -> Keyed:
         return keyed(self.model, self.head_messages)
@@ -51,60 +56,89 @@ class FitCounts:
         self, counter: TokenCounter, basis: Basis, messages: list[Message], *, deadline: float
     ) -> None:
         """`messages`: head + history + tail, the list `basis` keys the first part of."""
-        self._counter = counter
-        self._basis = basis
+        self.counter = counter
+        self.basis = basis
         self._messages = messages
         self._deadline = deadline
         self._tail_keys: dict[int, str] = {}  # keyed only if asked for (images make it costly)
+        self._absent: set[str] = set()  # read and not found: not read again in this fit
+        self.unsaved: dict[str, int] = {}  # counted in this fit, for `learn` to keep in the store
 
     async def proven(self) -> int | None:
-        key = self._basis.proof_key()
-        return (await self._counter.known([key])).get(key)
+        """The proof, read with the counts of the head and tail that the fit needs next when
+        the proof alone does not do: one store read, not two."""
+        key = self.basis.proof_key()
+        if (proof := self.counter.remembered(key)) is not None:
+            return proof  # kept by this process's call before: no store read at all
+        heads, tail = len(self.basis.head_messages), self.basis.tail_start
+        fixed = [*range(heads), *range(tail, len(self._messages))]
+        found = await self._read([key, *(self._key(index) for index in fixed)])
+        return found.get(key)
 
     async def known(self, indexes: list[int]) -> list[int | None]:
         keys = [self._key(index) for index in indexes]
-        found = await self._counter.known(keys)
+        found = await self._read(keys)
         return [found.get(key) for key in keys]
+
+    async def _read(self, keys: list[str]) -> dict[str, int]:
+        found = await self.counter.known([key for key in keys if key not in self._absent])
+        self._absent.update(key for key in keys if key not in found)
+        return found
 
     async def count(self, indexes: list[int]) -> list[int]:
         keys = [self._key(index) for index in indexes]
         messages = {key: self._messages[index] for key, index in zip(keys, indexes, strict=True)}
-        counted = await self._counter.count(self._basis.model, messages, deadline=self._deadline)
+        model, deadline = self.basis.model, self._deadline
+        counted = await self.counter.count(model, messages, deadline=deadline, store=False)
+        self.unsaved.update(counted)
         return [counted[key] for key in keys]
 
     def _key(self, index: int) -> str:
-        heads, history = len(self._basis.head_messages), self._basis.history
+        heads = len(self.basis.head_messages)
         if index < heads:
-            return self._basis.head.keys[index]
-        if index < heads + history.count:
-            return history.keys[index - heads]
+            return self.basis.head.keys[index]
+        if index < self.basis.tail_start:
+            return self.basis.history.keys[index - heads]
         if index not in self._tail_keys:
-            self._tail_keys[index] = message_key(self._basis.model, self._messages[index])
+            self._tail_keys[index] = message_key(self.basis.model, self._messages[index])
         return self._tail_keys[index]
 
 
 async def learn(
-    counter: TokenCounter,
+    counts: FitCounts,
+    exchange: tuple[Message, Message | None] | None,
+    usage: Usage | None,
+    *,
+    whole: bool,
+    budget: int,
+) -> None:
+    """Keep, in one store write, the counts the fit asked for and what `usage` proves after the
+    call (`exchange`: the question and answer as kept; None when nothing was kept)."""
+    kept = proved(counts.basis, exchange, usage, whole=whole, budget=budget) if exchange else {}
+    await counts.counter.keep(kept | counts.unsaved)  # an exact count wins over a bound
+
+
+def proved(
     basis: Basis,
     exchange: tuple[Message, Message | None],
     usage: Usage | None,
     *,
     whole: bool,
     budget: int,
-) -> None:
-    """Keep what `usage` proves after a call: the answer's bound and, when the call sent `basis`
-    whole with the question (`whole`), the proof for head + history + question + answer.
+) -> dict[str, int]:
+    """The answer's bound and, when the call sent `basis` whole with the question (`whole`), the
+    proof for head + history + question + answer.
 
-    Nothing is kept while the local bounds of that list stay under a quarter of `budget`: only a
-    question of most of the window would then need counts, and a write is a store round trip.
+    Nothing while the local bounds of that list stay under a quarter of `budget`: only a question
+    of most of the window would then need counts, and a write is a store round trip.
     """
     question, answer = exchange
     if usage is None or usage.prompt_tokens <= 0 or usage.completion_tokens <= 0:
-        return  # no usage (a cut stream), or one that proves nothing
+        return {}  # no usage (a cut stream), or one that proves nothing
     local = sum(map(upper_bound, basis.head_messages)) + basis.history.bound_sum
     local += upper_bound(question) + (upper_bound(answer) if answer is not None else 0)
     if local <= budget // 4:
-        return
+        return {}
     keys = [message_key(basis.model, question)]
     proof, kept = usage.prompt_tokens, {}
     if answer is not None:
@@ -114,4 +148,4 @@ async def learn(
         proof += bound
     if whole:
         kept[basis.proof_key(chained(basis.history.digest, keys))] = proof
-    await counter.keep(kept)
+    return kept
