@@ -86,12 +86,21 @@ class HistoryKeys:
         if conversation_id is None:
             return keyed(model, history)
         memo_key = (conversation_id, shape)
-        entry = self._memo.pop(memo_key, None) or _Growing()
-        if len(entry.keys) > len(history):  # a call that loaded before another one appended
-            self._memo[memo_key] = entry
+        entry = self._memo.pop(memo_key, None)
+        if entry is not None and len(entry.keys) > len(history):
+            self._memo[memo_key] = entry  # this call loaded before another one appended
             return keyed(model, history)
+        if entry is None or not _still_leads(entry, model, history):
+            entry = _Growing()
         entry.extend(model, history[len(entry.keys) :])
         self._memo[memo_key] = entry
         if len(self._memo) > self._size:
             self._memo.popitem(last=False)
         return entry.snapshot()
+
+
+def _still_leads(entry: _Growing, model: str, history: list[Message]) -> bool:
+    """The history still starts with the turns `entry` keyed. Stored turns are never edited, so
+    this always holds; checked on the last of them anyway (one hash), because a wrong key would
+    put another message's count in the fit."""
+    return not entry.keys or message_key(model, history[len(entry.keys) - 1]) == entry.keys[-1]

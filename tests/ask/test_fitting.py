@@ -238,3 +238,14 @@ def test_a_history_is_keyed_once_and_extended_by_its_new_turns_only() -> None:
     assert (stale.count, stale.digest) == (8, first.digest)
     assert memo.of("conv_a", "kimi-k2.6:True", "kimi-k2.6", turns).digest == fresh.digest
     assert keyed("kimi-k2.5", turns).digest != fresh.digest
+
+
+def test_a_history_that_no_longer_starts_as_keyed_is_keyed_again() -> None:
+    memo = HistoryKeys()
+    turns = [{"role": r, "content": f"turn {i}"} for i, r in enumerate(("user", "assistant") * 5)]
+    memo.of("conv_a", "shape", "kimi-k2.6", turns[:6])
+    trimmed = turns[2:]  # were the oldest turns ever trimmed from the store
+    assert (
+        memo.of("conv_a", "shape", "kimi-k2.6", trimmed).digest
+        == keyed("kimi-k2.6", trimmed).digest
+    )
