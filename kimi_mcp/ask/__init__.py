@@ -10,8 +10,9 @@
 - `pricing` (the price table, a call's estimated cost) and `spending` (the day's spend, the cap);
 - `documents` (uploads once per content, extracted text cached, documents as Kimi reads them),
   `images` and `question` (the user message with its images), `catalogue` (the live model
-  list), `token_counts` (Kimi's counts, cached per message) and `fitting` (the history fitted to
-  the window, tool rounds dropped whole).
+  list), `token_counts` (Kimi's counts, cached per message), `message_keys` (the keys of those
+  counts, kept per conversation as it grows), `usage_counts` (what Kimi's usage proves for the
+  next fit) and `fitting` (the history fitted to the window, tool rounds dropped whole).
 
 May import: `kimi_mcp.kimi` (the client, not its mechanics), the interfaces of `kimi_mcp.store`,
 `kimi_mcp.local_files`, `kimi_mcp.errors` (never `mcp`, `config` or `server`).

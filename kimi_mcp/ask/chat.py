@@ -9,7 +9,7 @@ from kimi_mcp.ask.catalogue import ModelCatalogue
 from kimi_mcp.ask.documents import DocumentService
 from kimi_mcp.ask.effort import choose_effort
 from kimi_mcp.ask.exchange import ChatAnswer, ChatRequest, Stored
-from kimi_mcp.ask.fitting import Fitted, Message, answer_room, fit
+from kimi_mcp.ask.fitting import Fitted, Known, Message, answer_room, fit
 from kimi_mcp.ask.kimi_tools import NO_TOOLS, FormulaCatalogue, Toolbox, checked_tools
 from kimi_mcp.ask.question import user_message
 from kimi_mcp.ask.sources import cited_sources
@@ -17,6 +17,7 @@ from kimi_mcp.ask.spending import CostMeter
 from kimi_mcp.ask.structured import ParsedAnswer, check_json_options, parse_answer
 from kimi_mcp.ask.token_counts import TokenCounter
 from kimi_mcp.ask.tool_loop import LoopResult, StepHook, ToolLoop, turn_message
+from kimi_mcp.ask.usage_counts import Basis, FitCounts, learn
 from kimi_mcp.errors import KimiError, StoreError
 from kimi_mcp.kimi.client import KimiClient, ProgressHook
 from kimi_mcp.kimi.rules import chat_body, format_fields, thinks
@@ -41,6 +42,16 @@ class KimiTools:
     formulas: FormulaCatalogue
     allowed: frozenset[str]
     max_rounds: int
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """The fitted prompt, and what it was fitted from: what the call's usage is learnt against."""
+
+    fitted: Fitted
+    counts: FitCounts
+    question: Message  # as sent
+    budget: int
 
 
 @dataclass(frozen=True)
@@ -81,9 +92,10 @@ class ChatService:
         documents = await self.documents.system_messages(file_ids, deadline=deadline)
         toolbox = await self.tools.formulas.toolbox(names, deadline=deadline) if names else NO_TOOLS
         hooks = Hooks(on_progress, on_step)
-        loop, dropped = await self._in_slot(
+        loop, prompt = await self._in_slot(
             model, request, conversation, documents, toolbox, deadline, hooks
         )
+        dropped = prompt.fitted.dropped_turns
         outcome = loop.outcome
         answer = (request.prefix or "") + outcome.content  # Kimi does not repeat the prefix
         turns = [Turn("user", request.prompt), *loop.turns]
@@ -92,6 +104,7 @@ class ChatService:
         stored = Stored(False, "not kept: a one-off question")
         if request.keep:
             stored = await self._keep(conversation, turns, model.id, file_ids)
+        await self._learn(request, prompt, loop, turns)
         result = self._result(outcome, answer, conversation.id, dropped, file_ids)
         estimate = await self.costs.charge(model.id, outcome.usage, loop.searches)
         parsed = _parsed(request, result)
@@ -148,7 +161,7 @@ class ChatService:
         toolbox: Toolbox,
         deadline: float,
         hooks: "Hooks",
-    ) -> tuple[LoopResult, int]:
+    ) -> tuple[LoopResult, Prompt]:
         """Build the question (reading inline images) only once a chat slot is held, and stream
         in it, tool rounds and all: calls waiting for a slot hold no image, so
         max_concurrent_chats bounds that memory too. The body dies with this frame, before the
@@ -162,10 +175,10 @@ class ChatService:
                 guard=self.documents.guard,
                 deadline=deadline,
             )
-            fitted = await self._fit(model, request, conversation, documents, question, deadline)
+            prompt = await self._fit(model, request, conversation, documents, question, deadline)
             body = chat_body(
                 model,
-                fitted.messages,
+                prompt.fitted.messages,
                 thinking=request.thinking,
                 max_tokens=request.max_tokens,
                 json_mode=request.json_mode,
@@ -182,7 +195,7 @@ class ChatService:
                 hooks.progress,
                 hooks.step,
             )
-            return await loop.run(body), fitted.dropped_turns
+            return await loop.run(body), prompt
 
     async def _documents(
         self, request: ChatRequest, conversation: Conversation | None, deadline: float
@@ -202,7 +215,7 @@ class ChatService:
         documents: list[dict[str, str]],
         question: Message,
         deadline: float,
-    ) -> Fitted:
+    ) -> Prompt:
         system = request.system or (conversation.system if conversation else None)
         head: list[Message] = [{"role": "system", "content": system}] if system else []
         head += documents  # the documented pattern: each file's content as a system message
@@ -214,11 +227,37 @@ class ChatService:
             tail.append({"role": "assistant", "content": request.prefix, "partial": True})
         window = model.context_length or NO_WINDOW
         budget = window - answer_room(window, request.max_tokens)
+        # Keyed once per turn for the life of the process: the fit stays flat as history grows.
+        shape = f"{model.id}:{thinking}"
+        conversation_id = conversation.id if conversation else None
+        keys = self.counter.history_keys.of(conversation_id, shape, model.id, history)
+        basis = Basis(model.id, head, keys)
+        counts = FitCounts(self.counter, basis, head + history + tail, deadline=deadline)
+        known = Known(keys.bounds, keys.bound_sum)
+        fitted = await fit(head, history, tail, budget=budget, counts=counts, known=known)
+        return Prompt(fitted, counts, question, budget)
 
-        async def count_each(messages: list[Message]) -> list[int]:
-            return await self.counter.count_each(model.id, messages, deadline=deadline)
-
-        return await fit(head, history, tail, budget=budget, count_each=count_each)
+    async def _learn(
+        self, request: ChatRequest, prompt: Prompt, loop: LoopResult, turns: list[Turn]
+    ) -> None:
+        """Keep the fit's counts, and what Kimi's usage proves for the next fit of this
+        conversation (usage_counts). With a prefix nothing is proved: Kimi's count of the
+        answer leaves the prefix out."""
+        exchange = None
+        if request.keep and not request.prefix:
+            answer = turns[-1] if turns[-1].role == "assistant" else None
+            exchange = (
+                turn_message(turns[0], thinks=False),  # as the next call will send them
+                turn_message(answer, thinks=False) if answer else None,
+            )
+        fitted = prompt.fitted
+        whole = fitted.dropped_turns == 0 and loop.rounds == 0
+        whole = whole and exchange is not None and exchange[0] == prompt.question
+        usage = loop.outcome.usage
+        try:  # after billing: a failure here costs later calls a recount, never this answer
+            await learn(prompt.counts, exchange, usage, whole=whole, budget=prompt.budget)
+        except Exception:
+            log.exception("token counts not kept (a kimi-mcp bug; please report it)")
 
     def _result(
         self,

@@ -7,10 +7,11 @@ system prompt or a document). Counts are kept in memory and in the store, so oth
 and replicas reuse them too; the store is only a cache, so its failures cost a recount, never
 the call. The sum of per-message counts is never below Kimi's count of the whole list (each
 count carries the per-message framing), so fitting with it is safe.
+
+An upper bound of a count (from Kimi's usage, see `usage_counts`) may be kept under a message's
+key as well: it is as safe for fitting as the count itself.
 """
 
-import hashlib
-import json
 import logging
 from collections import OrderedDict
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import anyio
 import anyio.abc
 
+from kimi_mcp.ask.message_keys import HistoryKeys, message_key
 from kimi_mcp.errors import StoreError
 from kimi_mcp.kimi.client import KimiClient
 from kimi_mcp.store.token_counts import TokenCountStore
@@ -39,18 +41,38 @@ class TokenCounter:
         self._cache: OrderedDict[str, int] = OrderedDict()
         self._limit = anyio.CapacityLimiter(CONCURRENCY)
 
+        self.history_keys = HistoryKeys()  # each conversation's message keys, kept as it grows
+
     async def count_each(
         self, model: str, messages: list[Message], *, deadline: float
     ) -> list[int]:
-        keys = [_key(model, message) for message in messages]
+        keys = [message_key(model, message) for message in messages]
+        counts = await self.known(keys)
+        missing = {key: m for key, m in zip(keys, messages, strict=True) if key not in counts}
+        counts.update(await self.count(model, missing, deadline=deadline))
+        return [counts[key] for key in keys]
+
+    async def known(self, keys: list[str]) -> dict[str, int]:
+        """The counts kept (in memory, else in the store) among `keys`; Kimi is not asked."""
         counts = {key: self._cache[key] for key in keys if key in self._cache}
         for key in counts:
             self._cache.move_to_end(key)
-        stored = await self._stored([key for key in keys if key not in counts])
-        counts.update(stored)
+        stored = await self._stored(list(dict.fromkeys(k for k in keys if k not in counts)))
         for key, tokens in stored.items():
             self._remember(key, tokens)
-        missing = {key: m for key, m in zip(keys, messages, strict=True) if key not in counts}
+        return counts | stored
+
+    def remembered(self, key: str) -> int | None:
+        """The count kept in this process's memory, if any (no store read)."""
+        return self._cache.get(key)
+
+    async def count(
+        self, model: str, messages: dict[str, Message], *, deadline: float, store: bool = True
+    ) -> dict[str, int]:
+        """Kimi's count of each of `messages` (by key), one request each, kept for later: in
+        memory, and in the store unless `store` is False (the caller then keeps them itself,
+        with what else it writes, in one round trip)."""
+        counts: dict[str, int] = {}
         errors: list[Exception] = []
 
         async def count(key: str, message: Message, group: anyio.abc.TaskGroup) -> None:
@@ -64,14 +86,22 @@ class TokenCounter:
                     group.cancel_scope.cancel()  # the other counts are moot now
 
         async with anyio.create_task_group() as group:
-            for key, message in missing.items():
+            for key, message in messages.items():
                 group.start_soon(count, key, message, group)
         if errors:
             raise errors[0]
-        for key in missing:
-            self._remember(key, counts[key])
-        await self._keep({key: counts[key] for key in missing})
-        return [counts[key] for key in keys]
+        for key, tokens in counts.items():
+            self._remember(key, tokens)
+        if store:
+            await self._keep(counts)
+        return counts
+
+    async def keep(self, counts: dict[str, int]) -> None:
+        """Keep counts (or upper bounds of them) for this process and, through the store, for
+        every other one."""
+        for key, tokens in counts.items():
+            self._remember(key, tokens)
+        await self._keep(counts)
 
     async def _stored(self, keys: list[str]) -> dict[str, int]:
         if self._store is None or not keys:
@@ -94,8 +124,3 @@ class TokenCounter:
         self._cache[key] = tokens
         if len(self._cache) > self._size:
             self._cache.popitem(last=False)
-
-
-def _key(model: str, message: Message) -> str:
-    encoded = json.dumps([model, message], sort_keys=True, ensure_ascii=False).encode("utf-8")
-    return hashlib.sha256(encoded).hexdigest()
