@@ -12,7 +12,8 @@
   `images` and `question` (the user message with its images), `catalogue` (the live model
   list), `token_counts` (Kimi's counts, cached per message), `message_keys` (the keys of those
   counts, kept per conversation as it grows), `usage_counts` (what Kimi's usage proves for the
-  next fit) and `fitting` (the history fitted to the window, tool rounds dropped whole).
+  next fit), `fitting` (the history fitted to the window, tool rounds dropped whole) and
+  `prompting` (one call's prompt built and fitted, and its usage learnt from).
 
 May import: `kimi_mcp.kimi` (the client, not its mechanics), the interfaces of `kimi_mcp.store`,
 `kimi_mcp.local_files`, `kimi_mcp.errors` (never `mcp`, `config` or `server`).

@@ -9,15 +9,14 @@ from kimi_mcp.ask.catalogue import ModelCatalogue
 from kimi_mcp.ask.documents import DocumentService
 from kimi_mcp.ask.effort import choose_effort
 from kimi_mcp.ask.exchange import ChatAnswer, ChatRequest, Stored
-from kimi_mcp.ask.fitting import Fitted, Known, Message, answer_room, fit
 from kimi_mcp.ask.kimi_tools import NO_TOOLS, FormulaCatalogue, Toolbox, checked_tools
+from kimi_mcp.ask.prompting import Prompt, fit_prompt, learn_from
 from kimi_mcp.ask.question import user_message
 from kimi_mcp.ask.sources import cited_sources
 from kimi_mcp.ask.spending import CostMeter
 from kimi_mcp.ask.structured import ParsedAnswer, check_json_options, parse_answer
 from kimi_mcp.ask.token_counts import TokenCounter
-from kimi_mcp.ask.tool_loop import LoopResult, StepHook, ToolLoop, turn_message
-from kimi_mcp.ask.usage_counts import Basis, FitCounts, learn
+from kimi_mcp.ask.tool_loop import LoopResult, StepHook, ToolLoop
 from kimi_mcp.errors import KimiError, StoreError
 from kimi_mcp.kimi.client import KimiClient, ProgressHook
 from kimi_mcp.kimi.rules import chat_body, format_fields, thinks
@@ -32,8 +31,6 @@ from kimi_mcp.store.conversations import (
 
 log = logging.getLogger(__name__)
 
-NO_WINDOW = 1 << 40  # a model that reports no context_length: let Kimi judge the length
-
 
 @dataclass(frozen=True)
 class KimiTools:
@@ -42,16 +39,6 @@ class KimiTools:
     formulas: FormulaCatalogue
     allowed: frozenset[str]
     max_rounds: int
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """The fitted prompt, and what it was fitted from: what the call's usage is learnt against."""
-
-    fitted: Fitted
-    counts: FitCounts
-    question: Message  # as sent
-    budget: int
 
 
 @dataclass(frozen=True)
@@ -104,7 +91,7 @@ class ChatService:
         stored = Stored(False, "not kept: a one-off question")
         if request.keep:
             stored = await self._keep(conversation, turns, model.id, file_ids)
-        await self._learn(request, prompt, loop, turns)
+        await learn_from(request, prompt, loop, turns)
         result = self._result(outcome, answer, conversation.id, dropped, file_ids)
         estimate = await self.costs.charge(model.id, outcome.usage, loop.searches)
         parsed = _parsed(request, result)
@@ -175,7 +162,9 @@ class ChatService:
                 guard=self.documents.guard,
                 deadline=deadline,
             )
-            prompt = await self._fit(model, request, conversation, documents, question, deadline)
+            prompt = await fit_prompt(
+                self.counter, model, request, conversation, documents, question, deadline
+            )
             body = chat_body(
                 model,
                 prompt.fitted.messages,
@@ -206,58 +195,6 @@ class ChatService:
         for path in request.files:
             ids.append(await self.documents.file_id_for(path, deadline=deadline))
         return list(dict.fromkeys(ids))
-
-    async def _fit(
-        self,
-        model: ModelInfo,
-        request: ChatRequest,
-        conversation: Conversation | None,
-        documents: list[dict[str, str]],
-        question: Message,
-        deadline: float,
-    ) -> Prompt:
-        system = request.system or (conversation.system if conversation else None)
-        head: list[Message] = [{"role": "system", "content": system}] if system else []
-        head += documents  # the documented pattern: each file's content as a system message
-        thinking = thinks(model, request.thinking)
-        turns = conversation.turns if conversation else []
-        history = [turn_message(turn, thinking) for turn in turns]
-        tail: list[Message] = [question]
-        if request.prefix:
-            tail.append({"role": "assistant", "content": request.prefix, "partial": True})
-        window = model.context_length or NO_WINDOW
-        budget = window - answer_room(window, request.max_tokens)
-        # Keyed once per turn for the life of the process: the fit stays flat as history grows.
-        shape = f"{model.id}:{thinking}"
-        conversation_id = conversation.id if conversation else None
-        keys = self.counter.history_keys.of(conversation_id, shape, model.id, history)
-        basis = Basis(model.id, head, keys)
-        counts = FitCounts(self.counter, basis, head + history + tail, deadline=deadline)
-        known = Known(keys.bounds, keys.bound_sum)
-        fitted = await fit(head, history, tail, budget=budget, counts=counts, known=known)
-        return Prompt(fitted, counts, question, budget)
-
-    async def _learn(
-        self, request: ChatRequest, prompt: Prompt, loop: LoopResult, turns: list[Turn]
-    ) -> None:
-        """Keep the fit's counts, and what Kimi's usage proves for the next fit of this
-        conversation (usage_counts). With a prefix nothing is proved: Kimi's count of the
-        answer leaves the prefix out."""
-        exchange = None
-        if request.keep and not request.prefix:
-            answer = turns[-1] if turns[-1].role == "assistant" else None
-            exchange = (
-                turn_message(turns[0], thinks=False),  # as the next call will send them
-                turn_message(answer, thinks=False) if answer else None,
-            )
-        fitted = prompt.fitted
-        whole = fitted.dropped_turns == 0 and loop.rounds == 0
-        whole = whole and exchange is not None and exchange[0] == prompt.question
-        usage = loop.outcome.usage
-        try:  # after billing: a failure here costs later calls a recount, never this answer
-            await learn(prompt.counts, exchange, usage, whole=whole, budget=prompt.budget)
-        except Exception:
-            log.exception("token counts not kept (a kimi-mcp bug; please report it)")
 
     def _result(
         self,
