@@ -2,6 +2,7 @@
 official client, the emulator (its own process, or this one), direct httpx2 calls replaying what
 kimi-mcp sent, interleaved timing, and /proc readings of a child's memory and CPU."""
 
+import json
 import os
 import statistics
 import sys
@@ -9,7 +10,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,12 @@ class Sent:
     path: str  # from the root: /v1/...
     body: bytes
     content_type: str
+
+    value: Any = field(init=False)  # the body's JSON value (None if not JSON), decoded once
+
+    def __post_init__(self) -> None:  # here, not in the timed floor: kimi-mcp never decodes it
+        is_json = "json" in (self.content_type or "application/json") and self.body
+        object.__setattr__(self, "value", json.loads(self.body) if is_json else None)
 
 
 @dataclass(frozen=True)
@@ -80,15 +87,20 @@ class Upstream:
         ]
 
     async def replay(self, request: Sent) -> None:
-        """Send what kimi-mcp sent, byte for byte, reading a stream to its end: the floor."""
+        """The floor: the call kimi-mcp made, made as any client of Kimi makes it. A JSON body
+        is encoded from its value and each event of a stream decoded, since a bare tool making
+        the call pays both too; other bodies (multipart) are sent byte for byte."""
         headers = {"content-type": request.content_type or "application/json"}
         url = self.base_url.removesuffix("/v1") + request.path
-        async with self.http.stream(
-            request.method, url, content=request.body, headers=headers
-        ) as response:
-            async for _ in response.aiter_raw():
-                pass
+        body = {"content": request.body} if request.value is None else {"json": request.value}
+        async with self.http.stream(request.method, url, headers=headers, **body) as response:
             response.raise_for_status()
+            if "text/event-stream" not in response.headers.get("content-type", ""):
+                await response.aread()
+                return
+            async for line in response.aiter_lines():
+                if line.startswith("data: {"):
+                    json.loads(line.removeprefix("data: "))
 
 
 @asynccontextmanager

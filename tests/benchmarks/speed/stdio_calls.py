@@ -2,8 +2,9 @@
 
 Floors, in the same run and interleaved call by call: the bare echo round trip (bare_server.py)
 and, for each kimi-mcp tool, the upstream call it makes, sent straight to the emulator with httpx2
-(for ask_kimi the very body kimi-mcp sent, history included, replayed and its stream read to the
-end). overhead = median(kimi-mcp call) - median(direct call).
+made as any client of Kimi makes it: check_balance's answer decoded; for ask_kimi the very body
+kimi-mcp sent, history included, encoded from its JSON value and each event of its stream decoded,
+which a bare tool making the call pays as kimi-mcp does). overhead = median(kimi-mcp call) - median(direct call).
 
 ask_kimi is measured in one kept conversation at turn 10 and at turn 200. "Flat" is judged as
 overhead(200) - overhead(10) <= 0.1 ms: an absolute bound, like the budget itself (echo + 0.5 ms),
@@ -45,7 +46,7 @@ async def measure(quick: bool) -> list[Figure]:
         variants = {
             "echo": Variant(lambda: bare.call_tool("echo", {"text": "x"}), cpu_of=bare_pid),
             "balance": Variant(lambda: kimi.call_tool("check_balance", {}), cpu_of=pid),
-            "direct_balance": Variant(lambda: up.http.get("/users/me/balance")),
+            "direct_balance": Variant(lambda: _get_json(up, "/users/me/balance")),
         }
         for turn in TURNS:
             ask, direct = await _ask_pair(kimi, up, turn, kept, pid)
@@ -130,3 +131,10 @@ def _figures(m: dict[str, float], cpu: dict[str, float], calls: int, drift: int)
         )
     )
     return figures
+
+
+async def _get_json(up: Upstream, path: str) -> Any:
+    """The direct call as a client makes it: the answer's JSON decoded, as check_balance does."""
+    answer = await up.http.get(path)
+    answer.raise_for_status()
+    return answer.json()
