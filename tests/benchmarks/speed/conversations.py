@@ -1,24 +1,20 @@
-"""Conversations: list_conversations at 10,000 against 100, ask_kimi's own overhead at turn 10
-and at turn 200 (flat, and within the bare echo round trip + 0.5 ms), and store hops per ask.
+"""Conversations: list_conversations at 10,000 against 100, and store hops per ask_kimi (ask_kimi's
+own overhead at turn 10 and at turn 200 is the `stdio_calls` part's).
 
 Everything runs for real: kimi-mcp as a stdio subprocess driven by the official `mcp.Client`,
 the bare `MCPServer` of `bare_server.py` beside it, the emulator on loopback. Data directories
 are filled through the store's own write (without a thread hop per conversation, so 10,000 take
 about a second), then the variants are called in turn, round after round, so drift hits all of
-them alike; figures are medians. Overheads are medians of paired differences: each ask_kimi
-sample is followed by the direct streamed call with the very body kimi-mcp sent (taken from the
-emulator's record), so the history's upstream cost is in the floor, not in the overhead.
+them alike; figures are medians.
 """
 
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-import httpx2
 from mcp import Client, StdioServerParameters
 
 from kimi_mcp.config import load_settings
@@ -32,8 +28,6 @@ from tests.store.hops import counted_hops, store_file
 
 MODEL = "kimi-k2.6"
 LISTED = (100, 10_000)  # conversations in the data directory
-TURNS = (10, 200)  # earlier turns (a question and its answer each) of the conversation asked
-FLAT_MS = 0.1  # "flat": turn 200 costs at most this much more than turn 10 (was ~1.1 ms)
 ASK = {"prompt": "benchmark question", "thinking": False}
 Call = Callable[[], Awaitable[object]]
 
@@ -44,7 +38,6 @@ async def measure(quick: bool) -> list[Figure]:
         root = Path(tmp)
         async with serve_emulator(emulator) as base_url:
             figures = [await _listing(root, base_url, emulator.api_key, quick)]
-            figures += await _ask_turns(root, base_url, emulator, quick)
             figures.append(await _store_hops(root, base_url, emulator.api_key))
     return figures
 
@@ -79,85 +72,6 @@ async def _listing(root: Path, base_url: str, key: str, quick: bool) -> Figure:
         floor_name="list_conversations at 100 conversations",
         detail={"rounds": rounds, "limit": 20, "samples_ms": _rounded(samples)},
     )
-
-
-# ask_kimi at turn 10 and turn 200 ----------------------------------------------------------------
-
-
-async def _ask_turns(root: Path, base_url: str, emulator: Emulator, quick: bool) -> list[Figure]:
-    workdir = root / "asked"
-    rounds = 5 if quick else 60
-    ids = {turns: await _fill(workdir / "d", rounds, turns=turns) for turns in TURNS}
-    bare_command, bare_env = commands(base_url, emulator.api_key, workdir)["bare"]
-    bare_params = StdioServerParameters(
-        command=bare_command[0], args=bare_command[1:], env=bare_env
-    )
-    over: dict[int, list[float]] = {turns: [] for turns in TURNS}
-    echo: list[float] = []
-    headers = {"Authorization": f"Bearer {emulator.api_key}"}
-    async with (
-        Client(bare_params) as bare,
-        Client(_kimi_mcp(base_url, emulator.api_key, workdir)) as kimi,
-        httpx2.AsyncClient(base_url=base_url, headers=headers) as http,
-    ):
-        for _ in range(5):  # warm-up: first-use costs are not per-call overhead
-            await bare.call_tool("echo", {"text": "x"})
-            await _ok(kimi.call_tool("ask_kimi", ASK))
-        for at in range(rounds):
-            for turns in TURNS:
-                asked = {**ASK, "conversation_id": ids[turns][at]}
-                await _ok(kimi.call_tool("ask_kimi", asked))  # the turn before: now in memory
-                spent = await _timed(partial(_ok_call, kimi, "ask_kimi", asked))
-                direct = await _timed(partial(_stream, http, _last_chat(emulator)))
-                over[turns].append(spent - direct)
-            echo.append(await _timed(lambda: bare.call_tool("echo", {"text": "x"})))
-    return _ask_figures(over, median(echo), rounds, quick)
-
-
-def _ask_figures(
-    over: dict[int, list[float]], echo: float, rounds: int, quick: bool
-) -> list[Figure]:
-    figures = []
-    for turns in TURNS:
-        overhead = median(over[turns])
-        figures.append(
-            Figure(
-                name=f"ask_kimi overhead at turn {turns}",
-                value=overhead,
-                unit="ms",
-                target="<= bare echo round trip + 0.5 ms",
-                met=overhead <= echo + (1.5 if quick else 0.5),
-                floor=echo,
-                floor_name="bare echo round trip (stdio)",
-                detail={"rounds": rounds, "history_messages": 2 * turns + 1},
-            )
-        )
-    growth = figures[1].value - figures[0].value
-    figures.append(
-        Figure(
-            name="ask_kimi overhead growth, turn 10 -> 200",
-            value=growth,
-            unit="ms",
-            target=f"flat: <= {FLAT_MS} ms more at turn 200 than at turn 10",
-            met=growth <= (0.5 if quick else FLAT_MS),
-            detail={
-                "samples_ms": _rounded({t: over[t] for t in TURNS}),
-                "per_message_us": round(growth * 1000 / (2 * (TURNS[1] - TURNS[0])), 3),
-            },
-        )
-    )
-    return figures
-
-
-def _last_chat(emulator: Emulator) -> Any:
-    chats = [r for r in emulator.requests[-5:] if r.path.endswith("/chat/completions")]
-    return chats[-1].json
-
-
-async def _stream(http: httpx2.AsyncClient, body: Any) -> None:
-    async with http.stream("POST", "/chat/completions", json=body) as response:
-        async for _ in response.aiter_lines():
-            pass
 
 
 # Store hops per ask_kimi -------------------------------------------------------------------------

@@ -4,7 +4,8 @@ Floors, in the same run and interleaved call by call: the bare echo round trip (
 and, for each kimi-mcp tool, the upstream call it makes, sent straight to the emulator with httpx2
 made as any client of Kimi makes it: check_balance's answer decoded; for ask_kimi the very body
 kimi-mcp sent, history included, encoded from its JSON value and each event of its stream decoded,
-which a bare tool making the call pays as kimi-mcp does). overhead = median(kimi-mcp call) - median(direct call).
+which a bare tool making the call pays as kimi-mcp does).
+overhead = median(kimi-mcp call) - median(direct call).
 
 ask_kimi is measured in one kept conversation at turn 10 and at turn 200. "Flat" is judged as
 overhead(200) - overhead(10) <= 0.1 ms: an absolute bound, like the budget itself (echo + 0.5 ms),
