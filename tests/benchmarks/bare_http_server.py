@@ -41,7 +41,11 @@ async def lifespan(_: MCPServer[httpx2.AsyncClient]) -> AsyncIterator[httpx2.Asy
         yield http
 
 
-server = MCPServer[httpx2.AsyncClient]("bare-http", version="0", lifespan=lifespan)
+# WARNING, kimi-mcp's default level: at the SDK's default (INFO) httpx2 logs every upstream
+# request through rich, which would make this floor slower than kimi-mcp itself.
+server = MCPServer[httpx2.AsyncClient](
+    "bare-http", version="0", lifespan=lifespan, log_level="WARNING"
+)
 
 
 @server.tool()
