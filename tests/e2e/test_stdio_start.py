@@ -29,6 +29,7 @@ NOT_AT_START = (
     "kimi_mcp.setup.show_config",  # `kimi-mcp config`
     "kimi_mcp.server.http_app",  # --transport http
     "redis",  # a redis:// store_url
+    "tomllib",  # a config file, and there is none here
 )
 
 
