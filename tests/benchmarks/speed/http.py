@@ -26,7 +26,9 @@ import anyio
 import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from pydantic import SecretStr
 
+from kimi_mcp.kimi.client import KimiClient
 from tests.benchmarks.speed.figures import Figure, median
 from tests.conftest import CANARY_KEY
 from tests.e2e.conftest import server_env
@@ -51,7 +53,7 @@ class Plan:
     @classmethod
     def of(cls, quick: bool) -> "Plan":
         if quick:
-            return cls(rounds=1, window=0.5, rss_calls=(100, 200))
+            return cls(rounds=1, window=0.3, rss_calls=(100, 200))
         return cls(rounds=5, window=3.0, rss_calls=(5_000, 20_000))
 
 
@@ -78,14 +80,29 @@ class Turn:
 async def measure(quick: bool) -> list[Figure]:
     plan = Plan.of(quick)
     with tempfile.TemporaryDirectory(prefix="kimi-speed-http-") as tmp:
-        async with servers(Path(tmp)) as (kimi, bare, emulator_pid):
-            figures = await throughput(plan, kimi, bare, emulator_pid)
+        async with servers(Path(tmp)) as (kimi, bare, emulator):
+            direct = await direct_call_cpu(emulator.url, 50 if quick else 1000)
+            figures = await throughput(plan, kimi, bare, emulator.pid, direct)
             figures.append(await rss_growth(plan, kimi))
     return figures
 
 
+async def direct_call_cpu(base_url: str, calls: int) -> float:
+    """CPU ms of one upstream call as check_balance makes it (httpx2, kimi-mcp's client
+    settings), made here directly: what calling Kimi at all costs a server per call."""
+    client = KimiClient(api_key=SecretStr(CANARY_KEY), base_url=base_url, user_agent="bench")
+    try:
+        await client.balance(deadline=anyio.current_time() + SLACK)  # connect outside the count
+        started = time.process_time()
+        for _ in range(calls):
+            await client.balance(deadline=anyio.current_time() + SLACK)
+        return (time.process_time() - started) / calls * 1000
+    finally:
+        await client.aclose()
+
+
 @asynccontextmanager
-async def servers(workdir: Path) -> AsyncIterator[tuple[Server, Server, int]]:
+async def servers(workdir: Path) -> AsyncIterator[tuple[Server, Server, Server]]:
     """The emulator, kimi-mcp and the bare server, each its own process; stopped by pid on exit
     (`child` terminates and waits)."""
     token = secrets.token_urlsafe(32)
@@ -105,7 +122,7 @@ async def servers(workdir: Path) -> AsyncIterator[tuple[Server, Server, int]]:
         yield (
             Server("kimi-mcp", url.strip(), token, kimi.pid),
             Server("bare", bare_url.strip(), token, bare.pid),  # it ignores the token
-            emulator.pid,
+            Server("emulator", base_url, CANARY_KEY, emulator.pid),
         )
 
 
@@ -120,9 +137,7 @@ async def sessions(server: Server, era: Era, count: int) -> AsyncIterator[list[C
     async with AsyncExitStack() as stack:
         clients = []
         for _ in range(count):
-            http = await stack.enter_async_context(
-                httpx2.AsyncClient(headers=headers, timeout=30)
-            )
+            http = await stack.enter_async_context(httpx2.AsyncClient(headers=headers, timeout=30))
             client = Client(streamable_http_client(server.url, http_client=http), mode=era)
             clients.append(await stack.enter_async_context(client))
         yield clients
@@ -152,14 +167,16 @@ async def drive(clients: list[Client], seconds: float) -> int:
 
 async def turn(server: Server, era: Era, count: int, window: float, upstream: int) -> Turn:
     async with sessions(server, era, count) as clients:
-        await drive(clients, min(0.3, window))  # warm: first calls and pool connections
+        await drive(clients, min(0.2, window))  # warm: first calls and pool connections
         cpu, up, started = _cpu(server.pid), _cpu(upstream), time.monotonic()
         calls = await drive(clients, window)
         seconds = time.monotonic() - started
         return Turn(calls, seconds, _cpu(server.pid) - cpu, _cpu(upstream) - up)
 
 
-async def throughput(plan: Plan, kimi: Server, bare: Server, upstream: int) -> list[Figure]:
+async def throughput(
+    plan: Plan, kimi: Server, bare: Server, upstream: int, direct_cpu_ms: float
+) -> list[Figure]:
     turns: dict[tuple[str, Era, int], list[Turn]] = {}
     loads: list[float] = []
     for n in range(plan.rounds):
@@ -170,12 +187,19 @@ async def throughput(plan: Plan, kimi: Server, bare: Server, upstream: int) -> l
                 for server in order:
                     result = await turn(server, era, count, plan.window, upstream)
                     turns.setdefault((server.name, era, count), []).append(result)
+    load = statistics.median(loads)
     return [
-        _figure(turns, era, count, statistics.median(loads)) for era in ERAS for count in CLIENT_COUNTS
+        _figure(turns, era, count, load, direct_cpu_ms) for era in ERAS for count in CLIENT_COUNTS
     ]
 
 
-def _figure(turns: dict[tuple[str, Era, int], list[Turn]], era: Era, count: int, load: float) -> Figure:
+def _figure(
+    turns: dict[tuple[str, Era, int], list[Turn]],
+    era: Era,
+    count: int,
+    load: float,
+    direct_cpu_ms: float,
+) -> Figure:
     mine, floor = turns[("kimi-mcp", era, count)], turns[("bare", era, count)]
     value, floor_value = median([t.rate for t in mine]), median([t.rate for t in floor])
     return Figure(
@@ -195,12 +219,15 @@ def _figure(turns: dict[tuple[str, Era, int], list[Turn]], era: Era, count: int,
             "floor_cpu_ms_per_call": _per_call(floor),
             # The emulator's CPU per call: what answering the upstream call costs Kimi's side.
             "upstream_cpu_ms_per_call": _per_call(mine + floor, upstream=True),
+            # The same GET made directly with httpx2 in this process: the client side's price.
+            "direct_call_cpu_ms": round(direct_cpu_ms, 3),
         },
     )
 
 
 def _per_call(turns: list[Turn], *, upstream: bool = False) -> float:
-    samples = [(t.upstream_cpu_s if upstream else t.cpu_s) / t.calls * 1000 for t in turns if t.calls]
+    cpu = [(t.upstream_cpu_s if upstream else t.cpu_s, t.calls) for t in turns]
+    samples = [seconds / calls * 1000 for seconds, calls in cpu if calls]
     return round(median(samples), 3) if samples else 0.0
 
 
