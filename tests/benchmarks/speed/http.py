@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -71,6 +71,7 @@ class Turn:
     seconds: float
     cpu_s: float  # the server's CPU in the window
     upstream_cpu_s: float  # the emulator's
+    exit_error: str = ""  # closing the clients failed after the window (kept in the detail)
 
     @property
     def rate(self) -> float:
@@ -166,12 +167,27 @@ async def drive(clients: list[Client], seconds: float) -> int:
 
 
 async def turn(server: Server, era: Era, count: int, window: float, upstream: int) -> Turn:
-    async with sessions(server, era, count) as clients:
-        await drive(clients, min(0.2, window))  # warm: first calls and pool connections
-        cpu, up, started = _cpu(server.pid), _cpu(upstream), time.monotonic()
-        calls = await drive(clients, window)
-        seconds = time.monotonic() - started
-        return Turn(calls, seconds, _cpu(server.pid) - cpu, _cpu(upstream) - up)
+    measured: Turn | None = None
+    try:
+        async with sessions(server, era, count) as clients:
+            await drive(clients, min(0.2, window))  # warm: first calls and pool connections
+            cpu, up, started = _cpu(server.pid), _cpu(upstream), time.monotonic()
+            calls = await drive(clients, window)
+            seconds = time.monotonic() - started
+            measured = Turn(calls, seconds, _cpu(server.pid) - cpu, _cpu(upstream) - up)
+    except Exception as exc:
+        if measured is None:  # a call failed: the figure would be wrong, so the run stops
+            raise RuntimeError(f"{server.name}, {era}, {count} clients: {_leaves(exc)}") from exc
+        # The window was measured; only closing a client failed (the SDK client's own exit).
+        measured = replace(measured, exit_error=_leaves(exc))
+    return measured
+
+
+def _leaves(exc: BaseException) -> str:
+    """The errors inside nested exception groups, one line each."""
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_leaves(inner) for inner in exc.exceptions)
+    return f"{type(exc).__name__}: {exc}"[:300]
 
 
 async def throughput(
@@ -221,6 +237,7 @@ def _figure(
             "upstream_cpu_ms_per_call": _per_call(mine + floor, upstream=True),
             # The same GET made directly with httpx2 in this process: the client side's price.
             "direct_call_cpu_ms": round(direct_cpu_ms, 3),
+            "client_exit_errors": [t.exit_error for t in mine + floor if t.exit_error],
         },
     )
 
