@@ -7,15 +7,12 @@ with `json` (the parsed value) or `json_error` (one sentence a model can act on)
 
 import json
 from dataclasses import dataclass
-from typing import Any
-
-from jsonschema import Draft202012Validator, SchemaError
-from jsonschema.exceptions import best_match
-from jsonschema.protocols import Validator
-from jsonschema.validators import validator_for
-from referencing.exceptions import Unresolvable
+from typing import TYPE_CHECKING, Any
 
 from kimi_mcp.errors import InputError
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
 MAX_DETAIL = 200  # characters of jsonschema's message: it quotes the offending value
 
@@ -45,7 +42,12 @@ def check_json_options(
         _validator(json_schema)
 
 
-def _validator(schema: dict[str, Any]) -> Validator:
+def _validator(schema: dict[str, Any]) -> "Validator":
+    # Imported here: jsonschema (with attrs and referencing) is ~30 ms of every start-up, and
+    # only a call with json_schema needs it.
+    from jsonschema import Draft202012Validator, SchemaError
+    from jsonschema.validators import validator_for
+
     cls = validator_for(schema, default=Draft202012Validator)
     try:
         cls.check_schema(schema)
@@ -80,6 +82,9 @@ def parse_answer(
 
 
 def _mismatch(value: Any, json_schema: dict[str, Any]) -> str | None:
+    from jsonschema.exceptions import best_match
+    from referencing.exceptions import Unresolvable
+
     try:
         failure = best_match(_validator(json_schema).iter_errors(value))
     except Unresolvable as exc:  # the schema was checked before sending; only its $refs remain

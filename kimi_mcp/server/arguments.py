@@ -55,7 +55,15 @@ class ArgumentGuard(ServerMiddleware[Any]):
     """Unknown and invalid tool arguments are refused here, before the SDK calls the tool."""
 
     def __init__(self, tools: Iterable[Callable[..., Any]]) -> None:
-        self._tools = {fn.__name__: ToolArguments.of(fn) for fn in tools}
+        # Each tool's validator is built on its first call, not at start-up: building all of
+        # them (a pydantic model and its JSON schema per tool) was a third of build_server.
+        self._functions = {fn.__name__: fn for fn in tools}
+        self._tools: dict[str, ToolArguments] = {}
+
+    def _arguments(self, name: str) -> ToolArguments | None:
+        if name not in self._tools and name in self._functions:
+            self._tools[name] = ToolArguments.of(self._functions[name])
+        return self._tools.get(name)
 
     async def __call__(
         self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
@@ -69,7 +77,7 @@ class ArgumentGuard(ServerMiddleware[Any]):
         return await call_next(ctx)
 
     def _refusal(self, name: object, arguments: object) -> str | None:
-        tool = self._tools.get(name) if isinstance(name, str) else None
+        tool = self._arguments(name) if isinstance(name, str) else None
         arguments = {} if arguments is None else arguments
         if tool is None or not isinstance(arguments, dict):
             return None  # unknown tools and malformed params get the SDK's own answers

@@ -89,6 +89,8 @@ class BearerAuth:
     ) -> None:
         self.app, self.open_paths = app, frozenset(open_paths)
         self.tokens = [(token.encode("ascii"), owner) for token, owner in tokens.items()]
+        # One user per owner, built once: two pydantic objects per request add up at load.
+        self.users = {owner: _user(owner) for owner in tokens.values()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Lifespan passes; so does a WebSocket, which no route accepts (the router closes it).
@@ -102,14 +104,16 @@ class BearerAuth:
         values = [value for name, value in scope["headers"] if name.lower() == b"authorization"]
         owner = owner_of(values, self.tokens)
         if owner is not None:
-            # `user` too: the SDK binds each session to the credential that opened it, so one
-            # owner cannot drive (or end) another's session even holding its id.
-            user = AuthenticatedUser(
-                AccessToken(token=f"owner:{owner}", client_id=owner, scopes=[])
-            )
+            user = self.users[owner]
             await self.app({**scope, OWNER_SCOPE_KEY: owner, "user": user}, receive, send)
             return
         await _refusal(bool(values))(scope, receive, send)
+
+
+def _user(owner: str) -> AuthenticatedUser:
+    # The SDK binds each session to the credential that opened it (the `user` in the scope), so
+    # one owner cannot drive (or end) another's session even holding its id.
+    return AuthenticatedUser(AccessToken(token=f"owner:{owner}", client_id=owner, scopes=[]))
 
 
 def _refusal(sent_credentials: bool) -> Response:
