@@ -2,8 +2,9 @@
 
 import logging
 import math
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from kimi_mcp.ask.pricing import Estimate, PriceTable
@@ -14,6 +15,10 @@ from kimi_mcp.store.spend import Spend, SpendLedger
 log = logging.getLogger(__name__)
 
 UNCOUNTED = "daily_spend_cap cannot count this call: its cost is not in spent_today."
+# check_balance's spent_today is read from the ledger at most this often per process: the read is
+# a thread hop (SQLite) or a round trip (Redis) that made check_balance 0.8x a bare balance tool
+# over HTTP. This process's own charges show at once; other processes' within this time.
+SPENT_TODAY_FRESH_FOR = 1.0  # seconds
 
 
 def utc_now() -> datetime:
@@ -28,6 +33,8 @@ class CostMeter:
     # The clock (UTC-aware). Each check reads it once: the day it counts and the reset time it
     # states must be the same day, even a moment before midnight.
     now: Callable[[], datetime] = utc_now
+    fresh_for: float = SPENT_TODAY_FRESH_FOR
+    _recent: "_RecentTotal" = field(default_factory=lambda: _RecentTotal(), compare=False)
 
     def __post_init__(self) -> None:
         # Built once per server, at start-up: a cap that can count nothing is said there, once.
@@ -86,14 +93,46 @@ class CostMeter:
             await self.ledger.record(_day(self.now()), self.prices.currency, spend)
         except KimiError as exc:
             log.warning("spend of a %s call not recorded: %s", model, exc)
+        self._recent.forget()  # recorded or not, the next spent_today reads the ledger
         return estimate
 
     async def spent_today(self) -> Spend:
-        """What this server's calls (every process sharing its data_dir) cost today, UTC."""
-        return await self._day_total(self.now())
+        """What this server's calls (every process sharing its data_dir) cost today, UTC; read
+        again after this process charged a call, or after `fresh_for` seconds."""
+        recent, day = self._recent, _day(self.now())
+        kept = recent.total_of(day, self.fresh_for)
+        if kept is not None:
+            return kept
+        generation = recent.generation
+        total = await self.ledger.day_total(day, self.prices.currency)
+        recent.keep(day, total, generation)
+        return total
 
     async def _day_total(self, now: datetime) -> Spend:
         return await self.ledger.day_total(_day(now), self.prices.currency)
+
+
+class _RecentTotal:
+    """The last day total read, kept for a moment. A charge bumps the generation, so a read that
+    was in flight across a charge is not kept: it may miss that charge."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self._day = ""
+        self._total: Spend | None = None
+        self._read_at = 0.0
+
+    def total_of(self, day: str, fresh_for: float) -> Spend | None:
+        fresh = time.monotonic() - self._read_at < fresh_for
+        return self._total if fresh and day == self._day else None
+
+    def keep(self, day: str, total: Spend, generation: int) -> None:
+        if generation == self.generation:
+            self._day, self._total, self._read_at = day, total, time.monotonic()
+
+    def forget(self) -> None:
+        self.generation += 1
+        self._total = None
 
 
 def _day(now: datetime) -> str:

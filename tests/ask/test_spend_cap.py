@@ -8,12 +8,15 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import anyio
+import anyio.lowlevel
 import pytest
 
 from kimi_mcp.ask.pricing import PriceTable
 from kimi_mcp.ask.spending import CostMeter
 from kimi_mcp.errors import SpendCapError
 from kimi_mcp.kimi.types import Usage
+from kimi_mcp.store.spend import Spend
 from kimi_mcp.store.sqlite_spend import SqliteSpendLedger
 
 pytestmark = pytest.mark.anyio
@@ -132,3 +135,79 @@ async def test_cap_with_no_price_at_all_warns_once_when_the_meter_is_built(
     await meter.check_cap()
     warned = [r.getMessage() for r in caplog.records if "daily_spend_cap" in r.getMessage()]
     assert len(warned) == 1 and "CNY" in warned[0], warned
+
+
+class CountedLedger:
+    """The real SQLite ledger, its day_total reads counted; `hold` keeps a read that has been
+    made from returning until the test lets it go (a read in flight across a charge)."""
+
+    def __init__(self, inner: SqliteSpendLedger) -> None:
+        self.inner = inner
+        self.reads = 0
+        self.hold: anyio.Event | None = None
+
+    async def check(self) -> None:
+        await self.inner.check()
+
+    async def record(self, day: str, currency: str, spend: Spend) -> None:
+        await self.inner.record(day, currency, spend)
+
+    async def day_total(self, day: str, currency: str) -> Spend:
+        self.reads += 1
+        total = await self.inner.day_total(day, currency)
+        if self.hold is not None:
+            await self.hold.wait()
+        return total
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_burst_of_check_balance_reads_the_ledger_once(ledger: SqliteSpendLedger) -> None:
+    counted = CountedLedger(ledger)
+    meter = CostMeter(PriceTable.for_currency("USD", {}), counted)
+    totals = [(await meter.spent_today()).amount for _ in range(50)]
+    assert totals == [0.0] * 50 and counted.reads == 1
+
+
+async def test_this_servers_charge_shows_in_spent_today_at_once(ledger: SqliteSpendLedger) -> None:
+    meter = CostMeter(PriceTable.for_currency("USD", {}), ledger)
+    assert (await meter.spent_today()).amount == 0
+    estimate = await meter.charge("kimi-k2.6", USAGE)
+    assert estimate.cost is not None
+    assert (await meter.spent_today()).amount == pytest.approx(estimate.cost.amount)
+
+
+async def test_a_read_in_flight_across_a_charge_is_not_kept(ledger: SqliteSpendLedger) -> None:
+    counted = CountedLedger(ledger)
+    meter = CostMeter(PriceTable.for_currency("USD", {}), counted)
+    counted.hold = held = anyio.Event()
+    read: list[float] = []
+
+    async def check_balance() -> None:
+        read.append((await meter.spent_today()).amount)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(check_balance)
+        while counted.reads == 0:  # the read is made (0 spent), and held before returning
+            await anyio.lowlevel.checkpoint()
+        counted.hold = None
+        estimate = await meter.charge("kimi-k2.6", USAGE)
+        held.set()
+    assert read == [0.0]  # it was read before the charge landed
+    assert estimate.cost is not None
+    assert (await meter.spent_today()).amount == pytest.approx(estimate.cost.amount)
+
+
+async def test_other_servers_charges_show_once_the_total_is_read_again(tmp_path: Path) -> None:
+    ours, theirs = (SqliteSpendLedger(tmp_path / "spend.sqlite3") for _ in range(2))
+    meter = CostMeter(PriceTable.for_currency("USD", {}), ours, fresh_for=0)
+    other = CostMeter(PriceTable.for_currency("USD", {}), theirs)
+    try:
+        assert (await meter.spent_today()).amount == 0
+        estimate = await other.charge("kimi-k2.6", USAGE)
+        assert estimate.cost is not None
+        assert (await meter.spent_today()).amount == pytest.approx(estimate.cost.amount)
+    finally:
+        await ours.aclose()
+        await theirs.aclose()
