@@ -37,7 +37,7 @@ PARTS = (
     "progress",
     "token_counts",
     "tool_list",
-    "http",
+    "http_calls",  # not "http": speed/ holds scripts run by path, which would shadow the stdlib
     "conversations",
     "upload",
     "tool_rounds",
