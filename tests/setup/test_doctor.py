@@ -14,7 +14,8 @@ import pytest
 from kimi_mcp.__main__ import main
 from kimi_mcp.emulator import Emulator, serve_emulator
 from kimi_mcp.setup.clients import Roots
-from kimi_mcp.setup.doctor import Check, Probe, diagnose, doctor
+from kimi_mcp.setup.doctor import diagnose, doctor
+from kimi_mcp.setup.doctor_kimi import Check, Probe
 from tests.conftest import CANARY_KEY, assert_no_canary
 from tests.redis_server import RedisServer
 
