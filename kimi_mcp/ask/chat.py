@@ -1,7 +1,7 @@
 """ask_kimi's work, apart from MCP: build the messages, fit them, stream the answer, remember it."""
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import anyio
 
@@ -9,6 +9,7 @@ from kimi_mcp.ask.catalogue import ModelCatalogue
 from kimi_mcp.ask.documents import DocumentService
 from kimi_mcp.ask.effort import choose_effort
 from kimi_mcp.ask.exchange import ChatAnswer, ChatRequest, Stored
+from kimi_mcp.ask.history import HistoryMessages
 from kimi_mcp.ask.kimi_tools import NO_TOOLS, FormulaCatalogue, Toolbox, checked_tools
 from kimi_mcp.ask.prompting import Prompt, fit_prompt, learn_from
 from kimi_mcp.ask.question import user_message
@@ -53,6 +54,7 @@ class ChatService:
     counter: TokenCounter
     costs: CostMeter
     tools: KimiTools
+    histories: HistoryMessages = field(default_factory=HistoryMessages)
 
     async def ask(
         self,
@@ -163,7 +165,14 @@ class ChatService:
                 deadline=deadline,
             )
             prompt = await fit_prompt(
-                self.counter, model, request, conversation, documents, question, deadline
+                self.counter,
+                self.histories,
+                model,
+                request,
+                conversation,
+                documents,
+                question,
+                deadline,
             )
             body = chat_body(
                 model,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from kimi_mcp.ask.exchange import ChatRequest
 from kimi_mcp.ask.fitting import Fitted, Known, Message, answer_room, fit
+from kimi_mcp.ask.history import HistoryMessages
 from kimi_mcp.ask.token_counts import TokenCounter
 from kimi_mcp.ask.tool_loop import LoopResult, turn_message
 from kimi_mcp.ask.usage_counts import Basis, FitCounts, learn
@@ -30,6 +31,7 @@ class Prompt:
 
 async def fit_prompt(
     counter: TokenCounter,
+    histories: HistoryMessages,
     model: ModelInfo,
     request: ChatRequest,
     conversation: Conversation | None,
@@ -41,8 +43,7 @@ async def fit_prompt(
     head: list[Message] = [{"role": "system", "content": system}] if system else []
     head += documents  # the documented pattern: each file's content as a system message
     thinking = thinks(model, request.thinking)
-    turns = conversation.turns if conversation else []
-    history = [turn_message(turn, thinking) for turn in turns]
+    history = histories.of(conversation, thinking)
     tail: list[Message] = [question]
     if request.prefix:
         tail.append({"role": "assistant", "content": request.prefix, "partial": True})
