@@ -11,7 +11,7 @@ import anyio
 from kimi_mcp.errors import KimiError, NotFoundError
 from kimi_mcp.kimi.client import KimiClient
 from kimi_mcp.kimi.types import FileObject, file_text
-from kimi_mcp.local_files.checked import CheckedFile
+from kimi_mcp.local_files.checked import CheckedFile, FileVersion, OpenFile
 from kimi_mcp.local_files.guard import PathGuard
 from kimi_mcp.store.uploads import LedgerEntry, UploadLedger
 
@@ -19,6 +19,7 @@ audit = logging.getLogger("kimi_mcp.audit")
 log = logging.getLogger(__name__)
 
 DEFAULT_MIN_RATE = 256 * 1024  # bytes per second: a 100 MB file gets 400 s
+SEEN_VERSIONS = 1024  # file versions remembered (oldest forgotten first)
 CLAIM_POLL = 0.25  # seconds between looks at a claim another process holds
 # Seconds a claim outlives its holder's deadline: room for the ledger write and clock skew.
 CLAIM_GRACE = 10.0
@@ -48,15 +49,52 @@ class DocumentService:
     # Bytes per second an upload is granted at least (the upload_min_rate setting).
     min_rate: float = DEFAULT_MIN_RATE
     _locks: dict[str, anyio.Lock] = field(default_factory=dict, init=False, repr=False)
+    # Versions of files uploaded or reused here: their next upload is most likely a reuse.
+    _seen: "SeenVersions" = field(default_factory=lambda: SeenVersions(), init=False, repr=False)
 
     async def upload(
         self, path: str, purpose: str, *, deadline: float, on_progress: UploadHook | None = None
     ) -> Upload:
         """Upload a local file unless the ledger shows Kimi already has these exact bytes.
 
-        `on_progress` hears (bytes sent, total) while the body goes out."""
-        async with self.guard.opened(path) as local:
+        `on_progress` hears (bytes sent, total) while the body goes out.
+
+        A file this process has not seen (by device, inode, size and times) is most likely new:
+        it is hashed while it is sent, in one pass, and the ledger is asked (and the content
+        claimed) before the last chunk leaves; known content cuts the body short and is reused.
+        A file seen before is hashed first, so reusing it sends nothing."""
+        async with self.guard.opened_unhashed(path) as opened:
+            if opened.version not in self._seen:
+                sent = await self._one_pass(opened, purpose, deadline, on_progress)
+                if isinstance(sent, Upload):
+                    return sent
+                local = CheckedFile(**vars(opened), sha256=sent)  # hashed as it was sent
+            else:
+                local = await self.guard.hashed(opened, path)
             return await self._upload_local(local, purpose, deadline, on_progress)
+
+    async def _one_pass(
+        self, opened: OpenFile, purpose: str, deadline: float, on_progress: UploadHook | None
+    ) -> Upload | str:
+        """The upload, hashed as it is sent; or, when the ledger knows the content or another
+        upload of it is under way, the digest (the body was cut short: Kimi stored nothing)."""
+        deadline = max(deadline, anyio.current_time() + opened.size / self.min_rate)
+        gate = _ClaimGate(self, purpose, deadline)
+        hook = None if on_progress is None else lambda sent: on_progress(sent, opened.size)
+        body = opened.one_pass(gate.before_last, hook)
+        try:
+            uploaded = await self.client.upload_stream(
+                opened.name, body, purpose, deadline=deadline
+            )
+            # Recorded while the claim is held, as in the hash-first path: released before,
+            # another process could find neither the claim nor the entry, and upload it again.
+            return await self._recorded(
+                CheckedFile(**vars(opened), sha256=body.sha256), purpose, uploaded
+            )
+        except _Taken:
+            return body.sha256
+        finally:
+            await gate.release()
 
     async def _upload_local(
         self, local: CheckedFile, purpose: str, deadline: float, on_progress: UploadHook | None
@@ -108,6 +146,7 @@ class DocumentService:
         except NotFoundError:  # deleted on Kimi's side (console, another tool): send again
             await self.ledger.forget(known.file_id)
             return None
+        self._seen.remember(local.version)
         _audit("reused", local.path, local.size, local.sha256, info.id)
         return Upload(info, local.sha256, reused=True)
 
@@ -125,12 +164,17 @@ class DocumentService:
         uploaded = await self.client.upload_file(
             local.name, local.reader(hook), purpose, deadline=deadline
         )
+        return await self._recorded(local, purpose, uploaded)
+
+    async def _recorded(self, local: CheckedFile, purpose: str, uploaded: FileObject) -> Upload:
+        """The upload, once the ledger holds it (else deleted again from Kimi: no orphan)."""
         _audit("uploaded", local.path, local.size, local.sha256, uploaded.id)
         entry = LedgerEntry(local.sha256, purpose, uploaded.id, uploaded.filename, uploaded.bytes)
         try:
             await self.ledger.record(entry, local.path)
         except Exception as exc:
             await self._delete_unrecorded(local, uploaded, exc)
+        self._seen.remember(local.version)
         return Upload(uploaded, local.sha256, reused=False)
 
     async def _delete_unrecorded(
@@ -206,6 +250,69 @@ class DocumentService:
             entry, source = known
             _audit("deleted", source or entry.filename, entry.bytes, entry.sha256, file_id)
         return deleted.deleted
+
+
+class SeenVersions:
+    """The last SEEN_VERSIONS file versions uploaded or reused by this process."""
+
+    def __init__(self) -> None:
+        self._versions: dict[FileVersion, None] = {}
+
+    def __contains__(self, version: object) -> bool:
+        return version in self._versions
+
+    def remember(self, version: FileVersion) -> None:
+        self._versions.pop(version, None)
+        self._versions[version] = None
+        if len(self._versions) > SEEN_VERSIONS:
+            del self._versions[next(iter(self._versions))]
+
+
+class _Taken(Exception):
+    """The content is known, or being uploaded elsewhere: the one-pass body is cut short."""
+
+
+class _ClaimGate:
+    """What a one-pass upload holds before its last chunk leaves: the content's in-process
+    lock and the ledger's claim, as the hash-first path holds them while it sends; taken only
+    when the ledger has no upload of the content, else the body is cut (`_Taken`)."""
+
+    def __init__(self, documents: DocumentService, purpose: str, deadline: float) -> None:
+        self._documents, self._purpose, self._deadline = documents, purpose, deadline
+        self._held: tuple[str, anyio.Lock] | None = None  # the content's lock, once held
+        self._claim: str | None = None
+        self._sha256 = ""
+
+    async def before_last(self, sha256: str) -> None:
+        if sha256 == self._sha256:  # a retried request: what is held still holds
+            return
+        await self.release()  # a retry that read other bytes: this is new content
+        key, locks = f"{self._purpose}:{sha256}", self._documents._locks
+        if key in locks:  # this process is uploading it: wait for that upload, then reuse
+            raise _Taken
+        locks[key] = lock = anyio.Lock()
+        lock.acquire_nowait()
+        self._held = key, lock
+        ledger = self._documents.ledger
+        if await ledger.find(sha256, self._purpose) is not None:
+            raise _Taken
+        seconds = self._deadline - anyio.current_time() + CLAIM_GRACE
+        self._claim = await ledger.claim(sha256, self._purpose, seconds=seconds)
+        if self._claim is None:
+            raise _Taken
+        self._sha256 = sha256
+
+    async def release(self) -> None:
+        """Free the claim and the lock (safe to call more than once)."""
+        claim, held, self._claim, self._held, self._sha256 = self._claim, self._held, None, None, ""
+        if claim is not None:
+            await self._documents._release(claim)
+        if held is not None:
+            key, lock = held
+            lock.release()  # to a waiting hash-first upload, if any: it removes the lock then
+            locks = self._documents._locks
+            if locks.get(key) is lock and not lock.locked() and not lock.statistics().tasks_waiting:
+                del locks[key]
 
 
 async def _wait_for_other_process(local: CheckedFile, deadline: float) -> None:
