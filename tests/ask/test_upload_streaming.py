@@ -160,3 +160,31 @@ async def test_a_file_rewritten_during_a_one_pass_upload_is_stopped_and_not_stor
         await ledger.aclose()
     assert list(emulator.files) == [again.file.id] and not again.reused
     assert again.sha256 == hashlib.sha256(b"b" * 2 * MIB).hexdigest()
+
+
+async def test_content_another_process_uploaded_is_cut_before_its_end_and_reused(
+    emulator: Emulator, emulator_url: str, workdir: Path, tmp_path: Path
+) -> None:
+    """A copy this process has never seen goes out in one pass; the ledger (shared, as after a
+    restart or with a second process) knows its content when the last chunk is due, so the body
+    is cut: Kimi keeps one file, and the copy gets its id. The form is httpx2's own (the name
+    arrives intact)."""
+    (workdir / "résumé final.txt").write_bytes(b"the same bytes\n" * 100_000)
+    (workdir / "copy.txt").write_bytes(b"the same bytes\n" * 100_000)
+    ledger_file = tmp_path / "uploads.sqlite3"
+    uploads = []
+    for name in ("résumé final.txt", "copy.txt"):  # two services: nothing seen in common
+        client = client_for(emulator_url)
+        ledger = SqliteUploadLedger(ledger_file)
+        try:
+            documents = DocumentService(client, PathGuard([workdir]), ledger)
+            uploads.append(
+                await documents.upload(name, "file-extract", deadline=anyio.current_time() + 30)
+            )
+        finally:
+            await client.aclose()
+            await ledger.aclose()
+    first, copy = uploads
+    assert first.file.filename == "résumé final.txt" and not first.reused
+    assert copy.reused and copy.file.id == first.file.id and copy.sha256 == first.sha256
+    assert list(emulator.files) == [first.file.id]
