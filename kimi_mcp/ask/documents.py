@@ -8,10 +8,11 @@ from typing import NoReturn
 
 import anyio
 
+from kimi_mcp.ask.claim_gate import ClaimGate, SeenVersions, Taken
 from kimi_mcp.errors import KimiError, NotFoundError
 from kimi_mcp.kimi.client import KimiClient
 from kimi_mcp.kimi.types import FileObject, file_text
-from kimi_mcp.local_files.checked import CheckedFile, FileVersion, OpenFile
+from kimi_mcp.local_files.checked import CheckedFile, OpenFile
 from kimi_mcp.local_files.guard import PathGuard
 from kimi_mcp.store.uploads import LedgerEntry, UploadLedger
 
@@ -19,7 +20,6 @@ audit = logging.getLogger("kimi_mcp.audit")
 log = logging.getLogger(__name__)
 
 DEFAULT_MIN_RATE = 256 * 1024  # bytes per second: a 100 MB file gets 400 s
-SEEN_VERSIONS = 1024  # file versions remembered (oldest forgotten first)
 CLAIM_POLL = 0.25  # seconds between looks at a claim another process holds
 # Seconds a claim outlives its holder's deadline: room for the ledger write and clock skew.
 CLAIM_GRACE = 10.0
@@ -50,7 +50,7 @@ class DocumentService:
     min_rate: float = DEFAULT_MIN_RATE
     _locks: dict[str, anyio.Lock] = field(default_factory=dict, init=False, repr=False)
     # Versions of files uploaded or reused here: their next upload is most likely a reuse.
-    _seen: "SeenVersions" = field(default_factory=lambda: SeenVersions(), init=False, repr=False)
+    _seen: SeenVersions = field(default_factory=SeenVersions, init=False, repr=False)
 
     async def upload(
         self, path: str, purpose: str, *, deadline: float, on_progress: UploadHook | None = None
@@ -79,7 +79,7 @@ class DocumentService:
         """The upload, hashed as it is sent; or, when the ledger knows the content or another
         upload of it is under way, the digest (the body was cut short: Kimi stored nothing)."""
         deadline = max(deadline, anyio.current_time() + opened.size / self.min_rate)
-        gate = _ClaimGate(self, purpose, deadline)
+        gate = ClaimGate(self._locks, self.ledger, purpose, deadline + CLAIM_GRACE, self._release)
         hook = None if on_progress is None else lambda sent: on_progress(sent, opened.size)
         body = opened.one_pass(gate.before_last, hook)
         try:
@@ -91,7 +91,7 @@ class DocumentService:
             return await self._recorded(
                 CheckedFile(**vars(opened), sha256=body.sha256), purpose, uploaded
             )
-        except _Taken:
+        except Taken:
             return body.sha256
         finally:
             await gate.release()
@@ -250,69 +250,6 @@ class DocumentService:
             entry, source = known
             _audit("deleted", source or entry.filename, entry.bytes, entry.sha256, file_id)
         return deleted.deleted
-
-
-class SeenVersions:
-    """The last SEEN_VERSIONS file versions uploaded or reused by this process."""
-
-    def __init__(self) -> None:
-        self._versions: dict[FileVersion, None] = {}
-
-    def __contains__(self, version: object) -> bool:
-        return version in self._versions
-
-    def remember(self, version: FileVersion) -> None:
-        self._versions.pop(version, None)
-        self._versions[version] = None
-        if len(self._versions) > SEEN_VERSIONS:
-            del self._versions[next(iter(self._versions))]
-
-
-class _Taken(Exception):
-    """The content is known, or being uploaded elsewhere: the one-pass body is cut short."""
-
-
-class _ClaimGate:
-    """What a one-pass upload holds before its last chunk leaves: the content's in-process
-    lock and the ledger's claim, as the hash-first path holds them while it sends; taken only
-    when the ledger has no upload of the content, else the body is cut (`_Taken`)."""
-
-    def __init__(self, documents: DocumentService, purpose: str, deadline: float) -> None:
-        self._documents, self._purpose, self._deadline = documents, purpose, deadline
-        self._held: tuple[str, anyio.Lock] | None = None  # the content's lock, once held
-        self._claim: str | None = None
-        self._sha256 = ""
-
-    async def before_last(self, sha256: str) -> None:
-        if sha256 == self._sha256:  # a retried request: what is held still holds
-            return
-        await self.release()  # a retry that read other bytes: this is new content
-        key, locks = f"{self._purpose}:{sha256}", self._documents._locks
-        if key in locks:  # this process is uploading it: wait for that upload, then reuse
-            raise _Taken
-        locks[key] = lock = anyio.Lock()
-        lock.acquire_nowait()
-        self._held = key, lock
-        ledger = self._documents.ledger
-        if await ledger.find(sha256, self._purpose) is not None:
-            raise _Taken
-        seconds = self._deadline - anyio.current_time() + CLAIM_GRACE
-        self._claim = await ledger.claim(sha256, self._purpose, seconds=seconds)
-        if self._claim is None:
-            raise _Taken
-        self._sha256 = sha256
-
-    async def release(self) -> None:
-        """Free the claim and the lock (safe to call more than once)."""
-        claim, held, self._claim, self._held, self._sha256 = self._claim, self._held, None, None, ""
-        if claim is not None:
-            await self._documents._release(claim)
-        if held is not None:
-            key, lock = held
-            lock.release()  # to a waiting hash-first upload, if any: it removes the lock then
-            locks = self._documents._locks
-            if locks.get(key) is lock and not lock.locked() and not lock.statistics().tasks_waiting:
-                del locks[key]
 
 
 async def _wait_for_other_process(local: CheckedFile, deadline: float) -> None:
