@@ -8,7 +8,8 @@
   cites), `structured` (json_mode/json_schema answers parsed and validated), `effort`
   (kimi-k3's reasoning_effort per conversation);
 - `pricing` (the price table, a call's estimated cost) and `spending` (the day's spend, the cap);
-- `documents` (uploads once per content, extracted text cached, documents as Kimi reads them),
+- `documents` (uploads once per content, extracted text cached, documents as Kimi reads them;
+  `claim_gate`: the claim a one-pass upload takes before its last chunk),
   `images` and `question` (the user message with its images), `catalogue` (the live model
   list), `token_counts` (Kimi's counts, cached per message), `message_keys` (the keys of those
   counts, kept per conversation as it grows), `usage_counts` (what Kimi's usage proves for the

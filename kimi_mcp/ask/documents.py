@@ -8,10 +8,11 @@ from typing import NoReturn
 
 import anyio
 
+from kimi_mcp.ask.claim_gate import ClaimGate, SeenVersions, Taken
 from kimi_mcp.errors import KimiError, NotFoundError
 from kimi_mcp.kimi.client import KimiClient
 from kimi_mcp.kimi.types import FileObject, file_text
-from kimi_mcp.local_files.checked import CheckedFile
+from kimi_mcp.local_files.checked import CheckedFile, OpenFile
 from kimi_mcp.local_files.guard import PathGuard
 from kimi_mcp.store.uploads import LedgerEntry, UploadLedger
 
@@ -48,15 +49,52 @@ class DocumentService:
     # Bytes per second an upload is granted at least (the upload_min_rate setting).
     min_rate: float = DEFAULT_MIN_RATE
     _locks: dict[str, anyio.Lock] = field(default_factory=dict, init=False, repr=False)
+    # Versions of files uploaded or reused here: their next upload is most likely a reuse.
+    _seen: SeenVersions = field(default_factory=SeenVersions, init=False, repr=False)
 
     async def upload(
         self, path: str, purpose: str, *, deadline: float, on_progress: UploadHook | None = None
     ) -> Upload:
         """Upload a local file unless the ledger shows Kimi already has these exact bytes.
 
-        `on_progress` hears (bytes sent, total) while the body goes out."""
-        async with self.guard.opened(path) as local:
+        `on_progress` hears (bytes sent, total) while the body goes out.
+
+        A file this process has not seen (by device, inode, size and times) is most likely new:
+        it is hashed while it is sent, in one pass, and the ledger is asked (and the content
+        claimed) before the last chunk leaves; known content cuts the body short and is reused.
+        A file seen before is hashed first, so reusing it sends nothing."""
+        async with self.guard.opened_unhashed(path) as opened:
+            if opened.version not in self._seen:
+                sent = await self._one_pass(opened, purpose, deadline, on_progress)
+                if isinstance(sent, Upload):
+                    return sent
+                local = CheckedFile(**vars(opened), sha256=sent)  # hashed as it was sent
+            else:
+                local = await self.guard.hashed(opened, path)
             return await self._upload_local(local, purpose, deadline, on_progress)
+
+    async def _one_pass(
+        self, opened: OpenFile, purpose: str, deadline: float, on_progress: UploadHook | None
+    ) -> Upload | str:
+        """The upload, hashed as it is sent; or, when the ledger knows the content or another
+        upload of it is under way, the digest (the body was cut short: Kimi stored nothing)."""
+        deadline = max(deadline, anyio.current_time() + opened.size / self.min_rate)
+        gate = ClaimGate(self._locks, self.ledger, purpose, deadline + CLAIM_GRACE, self._release)
+        hook = None if on_progress is None else lambda sent: on_progress(sent, opened.size)
+        body = opened.one_pass(gate.before_last, hook)
+        try:
+            uploaded = await self.client.upload_stream(
+                opened.name, body, purpose, deadline=deadline
+            )
+            # Recorded while the claim is held, as in the hash-first path: released before,
+            # another process could find neither the claim nor the entry, and upload it again.
+            return await self._recorded(
+                CheckedFile(**vars(opened), sha256=body.sha256), purpose, uploaded
+            )
+        except Taken:
+            return body.sha256
+        finally:
+            await gate.release()
 
     async def _upload_local(
         self, local: CheckedFile, purpose: str, deadline: float, on_progress: UploadHook | None
@@ -108,6 +146,7 @@ class DocumentService:
         except NotFoundError:  # deleted on Kimi's side (console, another tool): send again
             await self.ledger.forget(known.file_id)
             return None
+        self._seen.remember(local.version)
         _audit("reused", local.path, local.size, local.sha256, info.id)
         return Upload(info, local.sha256, reused=True)
 
@@ -125,12 +164,17 @@ class DocumentService:
         uploaded = await self.client.upload_file(
             local.name, local.reader(hook), purpose, deadline=deadline
         )
+        return await self._recorded(local, purpose, uploaded)
+
+    async def _recorded(self, local: CheckedFile, purpose: str, uploaded: FileObject) -> Upload:
+        """The upload, once the ledger holds it (else deleted again from Kimi: no orphan)."""
         _audit("uploaded", local.path, local.size, local.sha256, uploaded.id)
         entry = LedgerEntry(local.sha256, purpose, uploaded.id, uploaded.filename, uploaded.bytes)
         try:
             await self.ledger.record(entry, local.path)
         except Exception as exc:
             await self._delete_unrecorded(local, uploaded, exc)
+        self._seen.remember(local.version)
         return Upload(uploaded, local.sha256, reused=False)
 
     async def _delete_unrecorded(

@@ -5,7 +5,9 @@ chat; both raise only KimiError subclasses, with the key redacted.
 """
 
 import json
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import httpx2
@@ -34,7 +36,7 @@ from kimi_mcp.kimi.upstream import ProgressHook
 CONTENT_IDLE = 90.0
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-__all__ = ["BinaryReader", "ChatSlot", "KimiClient", "ProgressHook"]
+__all__ = ["BinaryReader", "ChatSlot", "KimiClient", "ProgressHook", "SizedBody"]
 
 
 class BinaryReader(Protocol):
@@ -43,6 +45,14 @@ class BinaryReader(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
     def seek(self, offset: int, whence: int = 0, /) -> int: ...
     def tell(self) -> int: ...
+
+
+class SizedBody(Protocol):
+    """An upload's bytes, streamed: `size` bytes in all, from the start at each `async for`."""
+
+    size: int
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
 
 
 class KimiClient:
@@ -109,6 +119,21 @@ class KimiClient:
         )
         return _parse(FileObject, response)
 
+    async def upload_stream(
+        self, filename: str, body: SizedBody, purpose: str, *, deadline: float
+    ) -> FileObject:
+        """The same multipart upload, its file part streamed from `body`: an async iterable
+        of exactly `body.size` bytes that starts afresh for each attempt. It may raise while
+        iterated to cut the body short (Kimi then stores nothing); the error leaves as is."""
+        head, tail, content_type = _multipart_frame(filename, purpose)
+        length = len(head) + body.size + len(tail)
+        headers = {"Content-Type": content_type, "Content-Length": str(length)}
+        content = _Framed(head, body, tail)
+        response = await self._send(
+            "POST", "/files", content=content, headers=headers, deadline=deadline
+        )
+        return _parse(FileObject, response)
+
     async def list_files(self, *, deadline: float) -> list[FileObject]:
         return _parse(FileList, await self._send("GET", "/files", deadline=deadline)).data
 
@@ -149,6 +174,33 @@ class KimiClient:
         slot still busy then is APITimeoutError) while building a request; `slot.stream(body)`
         then streams it without taking a second slot."""
         return self._chats.slot(deadline)
+
+
+def _multipart_frame(filename: str, purpose: str) -> tuple[bytes, bytes, str]:
+    """What goes before and after the file's bytes in `upload_file`'s form, and its content
+    type: httpx2 frames it (names quoted, type guessed) around an empty file, which is last."""
+    form = httpx2.Request(
+        "POST", "http://frame/", data={"purpose": purpose}, files={"file": (filename, b"")}
+    )
+    content_type = form.headers["Content-Type"]
+    boundary = content_type.split("boundary=", 1)[1].encode("ascii")
+    whole, tail = form.read(), b"\r\n--" + boundary + b"--\r\n"
+    return whole.removesuffix(tail), tail, content_type
+
+
+@dataclass(frozen=True)
+class _Framed:
+    """The file's bytes between the form's head and tail; iterable again for each attempt."""
+
+    head: bytes
+    body: SizedBody
+    tail: bytes
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self.head
+        async for chunk in self.body:
+            yield chunk
+        yield self.tail
 
 
 def _parse(model: type[ModelT], response: httpx2.Response) -> ModelT:

@@ -24,7 +24,13 @@ from pathlib import Path
 import anyio.to_thread
 
 from kimi_mcp.errors import InputError
-from kimi_mcp.local_files.checked import CheckedFile, check_size_unchanged, hash_exactly
+from kimi_mcp.local_files.checked import (
+    CheckedFile,
+    OpenFile,
+    check_size_unchanged,
+    hashed,
+    version_of,
+)
 
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # Kimi's per-file limit (kimi-api.md 2.5)
 # Kernel filesystems: files there are not documents, and reading one can leak the environment
@@ -163,16 +169,27 @@ class PathGuard:
     @asynccontextmanager
     async def opened(self, raw: str) -> AsyncIterator[CheckedFile]:
         """The checked file, open and hashed (in chunks), closed when the block ends."""
+        async with self.opened_unhashed(raw) as file:
+            yield await self.hashed(file, raw)
+
+    async def hashed(self, file: OpenFile, raw: str) -> CheckedFile:
+        """`file` (opened from `raw`) with the SHA-256 of its bytes, read in a worker thread."""
+        return await hashed(file, _shown(raw))
+
+    @asynccontextmanager
+    async def opened_unhashed(self, raw: str) -> AsyncIterator[OpenFile]:
+        """The checked file, open but not read yet (one-pass uploads hash what they send),
+        closed when the block ends."""
         real, root = self.resolve(raw)
-        descriptor, size = await anyio.to_thread.run_sync(self._open_checked, real, root, raw)
+        descriptor, info = await anyio.to_thread.run_sync(self._open_checked, real, root, raw)
         try:
-            digest = await anyio.to_thread.run_sync(hash_exactly, descriptor, size, _shown(raw))
-            yield CheckedFile(real, real.name, size, digest, descriptor)
+            yield OpenFile(real, real.name, info.st_size, descriptor, version_of(info))
         finally:
             os.close(descriptor)
 
     def _read_checked(self, real: Path, root: Path, raw: str, limit: int | None = None) -> bytes:
-        descriptor, size = self._open_checked(real, root, raw, limit)
+        descriptor, info = self._open_checked(real, root, raw, limit)
+        size = info.st_size
         try:
             content = os.pread(descriptor, size + 1, 0)
         finally:
@@ -182,8 +199,8 @@ class PathGuard:
 
     def _open_checked(
         self, real: Path, root: Path, raw: str, limit: int | None = None
-    ) -> tuple[int, int]:
-        """An open descriptor of `real` and the size checked on it (at most `limit`)."""
+    ) -> tuple[int, os.stat_result]:
+        """An open descriptor of `real` and what was checked on it (size at most `limit`)."""
         try:
             descriptor = _open_within(root, real)
         except OSError as exc:
@@ -194,7 +211,7 @@ class PathGuard:
         except InputError:
             os.close(descriptor)
             raise
-        return descriptor, info.st_size
+        return descriptor, info
 
     def _check_descriptor(self, info: os.stat_result, raw: str, limit: int) -> None:
         shown = _shown(raw)

@@ -55,8 +55,9 @@ def _write(path: Path, size: int) -> Path:
 
 
 def _hash_seconds(path: Path) -> float:
-    """One SHA-256 pass over the file here: kimi-mcp makes two (the ledger's look-up before
-    sending, the check that the bytes sent are those hashed while sending); the direct upload
+    """One SHA-256 pass over the file here: kimi-mcp makes one for a file it has not seen (hashed
+    as it is sent, the ledger asked before the last chunk), two for one it has (the look-up
+    before sending, then the check that the bytes sent are those hashed); the direct upload
     none."""
     started = time.perf_counter()
     digest = hashlib.sha256()
