@@ -65,4 +65,3 @@ def test_callers_may_extend_what_they_get() -> None:
     history = histories.of(_conversation(turns), thinks=False)
     history.append({"role": "user", "content": "not a stored turn"})
     assert histories.of(_conversation(turns), thinks=False) == _expected(turns, False)
-
