@@ -11,6 +11,7 @@ from kimi_mcp.ask.effort import choose_effort
 from kimi_mcp.ask.exchange import ChatAnswer, ChatRequest, Stored
 from kimi_mcp.ask.history import HistoryMessages
 from kimi_mcp.ask.kimi_tools import NO_TOOLS, FormulaCatalogue, Toolbox, checked_tools
+from kimi_mcp.ask.pricing import Estimate
 from kimi_mcp.ask.prompting import Prompt, fit_prompt, learn_from
 from kimi_mcp.ask.question import user_message
 from kimi_mcp.ask.sources import cited_sources
@@ -90,12 +91,10 @@ class ChatService:
         turns = [Turn("user", request.prompt), *loop.turns]
         if answer:  # Kimi rejects empty messages, so an empty partial answer is not kept
             turns.append(Turn("assistant", answer, outcome.reasoning or None))
-        stored = Stored(False, "not kept: a one-off question")
-        if request.keep:
-            stored = await self._keep(conversation, turns, model.id, file_ids)
-        await learn_from(request, prompt, loop, turns)
+        stored, estimate = await self._settle(
+            request, conversation, turns, model.id, file_ids, prompt, loop
+        )
         result = self._result(outcome, answer, conversation.id, dropped, file_ids)
-        estimate = await self.costs.charge(model.id, outcome.usage, loop.searches)
         parsed = _parsed(request, result)
         return replace(
             result,
@@ -124,6 +123,37 @@ class ChatService:
         except StoreError as exc:
             raise exc.with_note("Nothing was sent to Kimi (no cost).") from None
         return None
+
+    async def _settle(
+        self,
+        request: ChatRequest,
+        conversation: Conversation,
+        turns: list[Turn],
+        model: str,
+        file_ids: list[str],
+        prompt: Prompt,
+        loop: LoopResult,
+    ) -> tuple[Stored, Estimate]:
+        """Keep the turns, keep what the call taught the token counts, and charge the call, at
+        once: three writes that do not depend on one another (each a thread hop or a round
+        trip), so the answer waits for the slowest, not for the sum. None of them raises for a
+        store that fails: the answer was billed and is returned all the same."""
+        stored = Stored(False, "not kept: a one-off question")
+        charged: list[Estimate] = []
+
+        async def keep() -> None:
+            nonlocal stored
+            stored = await self._keep(conversation, turns, model, file_ids)
+
+        async def charge() -> None:
+            charged.append(await self.costs.charge(model, loop.outcome.usage, loop.searches))
+
+        async with anyio.create_task_group() as group:
+            if request.keep:
+                group.start_soon(keep)
+            group.start_soon(learn_from, request, prompt, loop, turns)
+            group.start_soon(charge)
+        return stored, charged[0]
 
     async def _keep(
         self, conversation: Conversation, turns: list[Turn], model: str, file_ids: list[str]
