@@ -52,11 +52,15 @@ class Known:
 
 
 def upper_bound(message: Message) -> int:
-    content = message.get("content")
-    text = content if isinstance(content, str) else str(content)
-    calls = message.get("tool_calls")  # a tool-call turn: its calls are prompt tokens too
-    extra = len(json.dumps(calls).encode("utf-8")) if calls else 0
-    return PER_MESSAGE + len(text.encode("utf-8", "surrogatepass")) + extra
+    """Never below Kimi's count of the message: a token is never shorter than one UTF-8 byte,
+    and every field but the role is counted (a tool-call turn's calls, the reasoning a thinking
+    model is sent back, a tool result's call id), whatever Kimi's tokenizer leaves out."""
+    size = PER_MESSAGE
+    for key, value in message.items():
+        if key != "role":
+            text = value if isinstance(value, str) else json.dumps(value)
+            size += len(text.encode("utf-8", "surrogatepass"))
+    return size
 
 
 def answer_room(window: int, max_tokens: int | None) -> int:

@@ -1,5 +1,6 @@
 """Fitting a conversation to the window, and the token counts it asks Kimi for."""
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,11 @@ from pydantic import SecretStr
 from kimi_mcp.ask.fitting import MAX_COUNTED, Fitted, fit, upper_bound
 from kimi_mcp.ask.message_keys import HistoryKeys, chained, keyed
 from kimi_mcp.ask.token_counts import TokenCounter
+from kimi_mcp.ask.tool_loop import turn_message
 from kimi_mcp.emulator import Emulator, Fault
 from kimi_mcp.errors import InputError, PermissionDeniedError
 from kimi_mcp.kimi.client import KimiClient
+from kimi_mcp.store.conversations import Turn
 from kimi_mcp.store.open import open_stores
 from tests.conftest import CANARY_KEY, USER_AGENT
 
@@ -249,3 +252,14 @@ def test_a_history_that_no_longer_starts_as_keyed_is_keyed_again() -> None:
         memo.of("conv_a", "shape", "kimi-k2.6", trimmed).digest
         == keyed("kimi-k2.6", trimmed).digest
     )
+
+
+def test_the_local_bound_of_a_thinking_tool_call_turn_covers_its_reasoning() -> None:
+    """A thinking model is sent reasoning_content back on tool-call turns: a bound that left it
+    out let a prompt far over the window pass the fit (found in review)."""
+    reasoning = "r" * 50_000
+    call = [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
+    message = turn_message(Turn("assistant", "", reasoning, call), thinks=True)
+    assert upper_bound(message) >= len(reasoning) + len(json.dumps(call))
+    tool = turn_message(Turn("tool", "ok", tool_call_id="call-" + "x" * 100), thinks=True)
+    assert upper_bound(tool) >= 100
