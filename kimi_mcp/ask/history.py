@@ -13,7 +13,9 @@ from kimi_mcp.ask.tool_loop import turn_message
 from kimi_mcp.store.conversations import Conversation
 
 Message = dict[str, Any]
-MEMO_SIZE = 256  # conversations whose messages are kept (they share the turns' strings)
+# Conversations whose messages are kept. The messages hold their turns' strings, so this stays
+# within the store's own conversation cache (32): a longer memo would keep evicted ones alive.
+MEMO_SIZE = 32
 
 
 class HistoryMessages:
