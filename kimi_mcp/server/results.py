@@ -198,7 +198,7 @@ class UploadResult(BaseModel):
     purpose: str
     status: str
     sha256: str
-    reused: bool  # true: Kimi already had these bytes, nothing was sent
+    reused: bool  # true: Kimi already had these bytes; no second copy was stored
 
 
 class ReadFileResult(BaseModel):
