@@ -134,27 +134,17 @@ class ChatService:
         prompt: Prompt,
         loop: LoopResult,
     ) -> tuple[Stored, Estimate]:
-        """Keep the turns, keep what the call taught the token counts, and charge the call, at
-        once: three writes that do not depend on one another (each a thread hop or a round
-        trip), so the answer waits for the slowest, not for the sum. None of them raises for a
-        store that fails: the answer was billed and is returned all the same."""
+        """Keep the turns, keep what the call taught the token counts, and charge the call. None
+        of them raises for a store that fails, and a cancelled call still makes them: the answer
+        was billed. (Run at once in a task group they saved nothing measurable: the medians of
+        300 asks, three alternations, were 5.66-6.05 ms one after another, 5.20-6.38 at once.)"""
         stored = Stored(False, "not kept: a one-off question")
-        charged: list[Estimate] = []
-
-        async def keep() -> None:
-            nonlocal stored
-            stored = await self._keep(conversation, turns, model, file_ids)
-
-        async def charge() -> None:
-            charged.append(await self._charge(model, loop))
-
-        with anyio.CancelScope(shield=True):  # billed already: a cancelled call still records
-            async with anyio.create_task_group() as group:
-                if request.keep:
-                    group.start_soon(keep)
-                group.start_soon(learn_from, request, prompt, loop, turns)
-                group.start_soon(charge)
-        return stored, charged[0]
+        with anyio.CancelScope(shield=True):
+            if request.keep:
+                stored = await self._keep(conversation, turns, model, file_ids)
+            await learn_from(request, prompt, loop, turns)
+            estimate = await self._charge(model, loop)
+        return stored, estimate
 
     async def _charge(self, model: str, loop: LoopResult) -> Estimate:
         usage = loop.outcome.usage
