@@ -4,6 +4,7 @@ cold start within 1.05x a bare SDK server), so what start-up does not need stays
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -39,18 +40,30 @@ def test_a_stdio_start_imports_nothing_only_other_commands_need(workdir: Path) -
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
     ]
-    done = subprocess.run(
+    # stdin stays open until tools/list is answered: at end of input the SDK's server stops and
+    # drops what it has not answered yet, so closing it with the requests raced the answer.
+    server = subprocess.Popen(
         [sys.executable, "-c", RUN_AND_LIST_MODULES],
-        input="".join(json.dumps(r) + "\n" for r in requests),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         env=server_env("http://127.0.0.1:9/v1", workdir),
         cwd=workdir,
-        capture_output=True,
         text=True,
-        timeout=START_TIMEOUT,
     )
-    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert server.stdin is not None and server.stdout is not None
+    stop = threading.Timer(START_TIMEOUT, server.kill)  # a hung server ends the reads below
+    stop.start()
+    try:
+        server.stdin.write("".join(json.dumps(r) + "\n" for r in requests))
+        server.stdin.flush()
+        answers = [json.loads(server.stdout.readline() or "{}") for _ in range(2)]
+        _, stderr = server.communicate(timeout=START_TIMEOUT)  # closes stdin: the server exits
+    finally:
+        stop.cancel()
+        server.kill()
     assert [a.get("id") for a in answers] == [1, 2] and answers[1]["result"]["tools"]
-    modules = done.stderr.split("MODULES ", 1)[1].split()
+    modules = stderr.split("MODULES ", 1)[1].split()
     loaded = [
         name for name in NOT_AT_START if any(m == name or m.startswith(name + ".") for m in modules)
     ]
