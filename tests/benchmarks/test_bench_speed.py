@@ -18,7 +18,7 @@ FLOORED = {
     "stdio_calls": 4,
     "progress": 2,
     "upload": 1,
-    "tool_rounds": 3,
+    "tool_rounds": 2,  # ask_kimi with kimi_tools, and web_search
 }
 
 
