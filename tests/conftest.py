@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,21 @@ class SweptClient(Client):
         result = await super().call_tool(*args, **kwargs)
         assert_no_canary(result.model_dump_json(), "a tool result")
         return result
+
+
+@asynccontextmanager
+async def served(settings: Settings, **changes: Any) -> AsyncIterator[Client]:
+    """A fresh server on `settings` with `changes` (another replica, or a restart when called
+    again on the same data dir or Redis), and a client to it."""
+    changed = load_settings(
+        api_key=CANARY_KEY,
+        base_url=settings.base_url,
+        allowed_dirs=settings.allowed_dirs,
+        data_dir=settings.data_dir,
+        **changes,
+    )
+    async with SweptClient(build_server(changed)) as client:
+        yield client
 
 
 @pytest.fixture

@@ -5,18 +5,17 @@ the emulator's tokenizer counts 4 per message + 1 per 4 bytes, and its usage com
 same count, so every figure below is exact.
 """
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp import Client
 
-from kimi_mcp.config import Settings, load_settings
+from kimi_mcp.config import Settings
 from kimi_mcp.emulator import Emulator
-from kimi_mcp.server import build_server
-from tests.conftest import CANARY_KEY, SweptClient
+from tests.conftest import served
 from tests.tool_results import chats, ok
 
 pytestmark = pytest.mark.anyio
@@ -52,18 +51,9 @@ class Talk:
         return result
 
 
-@asynccontextmanager
-async def server(settings: Settings, store_url: str | None) -> AsyncIterator[Client]:
+def server(settings: Settings, store_url: str | None) -> AbstractAsyncContextManager[Client]:
     """A fresh server (a restart when called again) on the same data dir or Redis."""
-    changed = load_settings(
-        api_key=CANARY_KEY,
-        base_url=settings.base_url,
-        allowed_dirs=settings.allowed_dirs,
-        data_dir=settings.data_dir,
-        store_url=store_url,
-    )
-    async with SweptClient(build_server(changed)) as client:
-        yield client
+    return served(settings, store_url=store_url)
 
 
 def replying(text: str) -> Callable[[list[dict[str, Any]]], str]:

@@ -2,35 +2,25 @@
 the same tools work, nothing lands in data_dir, the spend cap reads Redis, and a Redis that is
 down is a clear tool error with nothing sent to Kimi, gone once Redis is back (no restart)."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
 from mcp import Client
 
-from kimi_mcp.config import Settings, load_settings
+from kimi_mcp.config import Settings
 from kimi_mcp.emulator import Emulator
-from kimi_mcp.server import build_server
-from tests.conftest import CANARY_KEY, SweptClient
+from tests.conftest import served
 from tests.redis_server import RedisServer
 from tests.tool_results import chats, error_text, ok
 
 pytestmark = pytest.mark.anyio
 
 
-@asynccontextmanager
-async def on_redis(settings: Settings, redis_url: str, **more: Any) -> AsyncIterator[Client]:
-    changed = load_settings(
-        api_key=CANARY_KEY,
-        base_url=settings.base_url,
-        allowed_dirs=settings.allowed_dirs,
-        data_dir=settings.data_dir,
-        store_url=redis_url,
-        **more,
-    )
-    async with SweptClient(build_server(changed)) as client:
-        yield client
+def on_redis(
+    settings: Settings, redis_url: str, **more: Any
+) -> AbstractAsyncContextManager[Client]:
+    return served(settings, store_url=redis_url, **more)
 
 
 async def ask(client: Client, **args: Any) -> dict[str, Any]:
