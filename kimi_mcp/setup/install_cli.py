@@ -20,8 +20,8 @@ from kimi_mcp.setup.clients import (
     server_entry,
     vscode_input,
 )
+from kimi_mcp.setup.config_entry import InstallError
 from kimi_mcp.setup.install import (
-    InstallError,
     plan_install,
     plan_uninstall,
     write_change,
