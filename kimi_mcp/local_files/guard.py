@@ -10,7 +10,6 @@ Layers, in order (each refuses on its own, so one mistake does not open the othe
    read stops at the size checked.
 """
 
-import errno
 import fnmatch
 import hashlib
 import os
@@ -31,16 +30,19 @@ from kimi_mcp.local_files.checked import (
     hashed,
     version_of,
 )
+from kimi_mcp.local_files.no_follow import open_within
+from kimi_mcp.local_files.refusals import (
+    changed,
+    megabytes,
+    none_allowed,
+    open_failure,
+    shown_path,
+)
 
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # Kimi's per-file limit (kimi-api.md 2.5)
 # Kernel filesystems: files there are not documents, and reading one can leak the environment
 # (/proc/self/environ holds the API key), block (/dev/stdin) or never end (/dev/zero).
 SPECIAL_ROOTS = (Path("/proc"), Path("/dev"), Path("/sys"))
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | _CLOEXEC
-# Non-blocking: a FIFO opened for reading with no writer would otherwise hang the call.
-_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
-_SHOWN_MAX = 200  # characters of a path echoed in a message
 
 # The client's roots for the tool call in progress (None: the client declares no roots). A
 # context variable, because the path travels through services (chat, documents) that need not
@@ -117,14 +119,14 @@ class PathGuard:
         if not raw.strip() or "\x00" in raw:
             raise InputError("The path is empty or contains a NUL byte; give a file path.")
         if not self.allowed_dirs:
-            raise InputError(_none_allowed(raw, self.why_none_allowed))
+            raise InputError(none_allowed(raw, self.why_none_allowed))
         candidate = Path(raw).expanduser()
         if not candidate.is_absolute():
             candidate = self.allowed_dirs[0] / candidate
         try:
             real = Path(os.path.realpath(candidate))
         except OSError:  # non-strict realpath fails only when a link is swapped under it
-            raise InputError(_changed(raw)) from None
+            raise InputError(changed(raw)) from None
         _refuse_special(real, raw)
         root = self._allowed_root(real, raw)
         _refuse_outside_client_roots(real, raw)
@@ -137,7 +139,7 @@ class PathGuard:
         roots = [r for r in self.allowed_dirs if _inside(real, r)]
         if not roots:
             raise InputError(
-                f"Refused: {_shown(raw)} is outside the allowed directories "
+                f"Refused: {shown_path(raw)} is outside the allowed directories "
                 f"({', '.join(map(str, self.allowed_dirs))}). Copy the file into one of them, or "
                 "ask the user to add its directory with --allow-dir / allowed_dirs."
             )
@@ -146,13 +148,13 @@ class PathGuard:
     def _refuse_protected(self, real: Path, root: Path, raw: str) -> None:
         if any(_inside(real, p) for p in self.protected):
             raise InputError(
-                f"Refused: {_shown(raw)} is one of kimi-mcp's own files (its config, or the "
+                f"Refused: {shown_path(raw)} is one of kimi-mcp's own files (its config, or the "
                 "conversation and upload store); they are never sent to Kimi."
             )
         pattern = self.deny.match(real.relative_to(root).parts)
         if pattern is not None:
             raise InputError(
-                f"Refused: {_shown(raw)} matches the deny list pattern {pattern!r} (names that "
+                f"Refused: {shown_path(raw)} matches the deny list pattern {pattern!r} (names that "
                 "usually hold keys, tokens or credentials). If only a non-secret part is needed, "
                 "copy that part into a file with another name; if the file holds no secret, the "
                 "user can change the deny_names setting."
@@ -174,7 +176,7 @@ class PathGuard:
 
     async def hashed(self, file: OpenFile, raw: str) -> CheckedFile:
         """`file` (opened from `raw`) with the SHA-256 of its bytes, read in a worker thread."""
-        return await hashed(file, _shown(raw))
+        return await hashed(file, shown_path(raw))
 
     @asynccontextmanager
     async def opened_unhashed(self, raw: str) -> AsyncIterator[OpenFile]:
@@ -194,7 +196,7 @@ class PathGuard:
             content = os.pread(descriptor, size + 1, 0)
         finally:
             os.close(descriptor)
-        check_size_unchanged(len(content), size, _shown(raw))
+        check_size_unchanged(len(content), size, shown_path(raw))
         return content
 
     def _open_checked(
@@ -202,9 +204,9 @@ class PathGuard:
     ) -> tuple[int, os.stat_result]:
         """An open descriptor of `real` and what was checked on it (size at most `limit`)."""
         try:
-            descriptor = _open_within(root, real)
+            descriptor = open_within(root, real)
         except OSError as exc:
-            raise InputError(_open_failure(raw, exc)) from None
+            raise InputError(open_failure(raw, exc)) from None
         try:
             info = os.fstat(descriptor)
             self._check_descriptor(info, raw, limit or self.max_bytes)
@@ -214,7 +216,7 @@ class PathGuard:
         return descriptor, info
 
     def _check_descriptor(self, info: os.stat_result, raw: str, limit: int) -> None:
-        shown = _shown(raw)
+        shown = shown_path(raw)
         if not stat.S_ISREG(info.st_mode):
             raise InputError(f"Refused: {shown} is not a regular file (a directory or device?).")
         if info.st_nlink > 1:
@@ -229,39 +231,9 @@ class PathGuard:
             raise InputError(f"Refused: {shown} is empty; Kimi rejects zero-byte files.")
         if info.st_size > limit:
             raise InputError(
-                f"Refused: {shown} is {info.st_size} bytes; at most {_megabytes(limit)} is "
+                f"Refused: {shown} is {info.st_size} bytes; at most {megabytes(limit)} is "
                 "taken here. Split, compress or downscale it first."
             )
-
-
-def _open_within(root: Path, real: Path) -> int:
-    """Open `real` walking down from `root` with no-follow opens relative to each directory.
-
-    `real` has no symlink in it (it is a real path), so a link met on the way was swapped in
-    after the check: O_NOFOLLOW makes that open fail (ELOOP), for the file and every parent.
-    """
-    parts = real.relative_to(root).parts
-    if not parts:
-        return os.open(root, _FILE_FLAGS)
-    directory = os.open(root, _DIR_FLAGS)
-    try:
-        for part in parts[:-1]:
-            child = _open_directory(part, directory)
-            os.close(directory)
-            directory = child
-        return os.open(parts[-1], _FILE_FLAGS, dir_fd=directory)
-    finally:
-        os.close(directory)
-
-
-def _open_directory(name: str, parent: int) -> int:
-    try:
-        return os.open(name, _DIR_FLAGS, dir_fd=parent)
-    except NotADirectoryError:
-        # O_DIRECTORY | O_NOFOLLOW on a symlink answers ENOTDIR: say it is a swapped link.
-        if stat.S_ISLNK(os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode):
-            raise OSError(errno.ELOOP, "a symbolic link appeared", name) from None
-        raise
 
 
 def _inside(path: Path, directory: Path) -> bool:
@@ -273,7 +245,7 @@ def _refuse_special(real: Path, raw: str) -> None:
     for special in SPECIAL_ROOTS:
         if _inside(real, special):
             raise InputError(
-                f"Refused: {_shown(raw)} is a special file (under {special}: devices, "
+                f"Refused: {shown_path(raw)} is a special file (under {special}: devices, "
                 "processes, kernel state), not a document. Give a regular file instead."
             )
 
@@ -283,49 +255,6 @@ def _refuse_outside_client_roots(real: Path, raw: str) -> None:
     if roots is not None and not any(_inside(real, r) for r in roots):
         listed = ", ".join(map(str, roots)) or "none"
         raise InputError(
-            f"Refused: {_shown(raw)} is outside the roots your MCP client shares ({listed}). "
+            f"Refused: {shown_path(raw)} is outside the roots your MCP client shares ({listed}). "
             "Ask the user to add its folder to the client's roots, or pick a file inside them."
         )
-
-
-def _shown(raw: str) -> str:
-    """`raw` as a message may echo it: control characters escaped, long paths shortened."""
-    text = raw if raw.isprintable() else repr(raw)
-    if len(text) > _SHOWN_MAX:
-        text = f"{text[:120]}...{text[-60:]} ({len(raw)} characters)"
-    return text
-
-
-def _none_allowed(raw: str, why: str) -> str:
-    because = f" ({why})" if why else ""
-    return (
-        f"Refused: {_shown(raw)} was not read: no directory is allowed for local files{because}. "
-        "Ask the user to allow the folder that holds it, with --allow-dir PATH, allowed_dirs in "
-        "the config file or KIMI_MCP_ALLOWED_DIRS, and restart the server; files uploaded "
-        "already can be passed as file_ids."
-    )
-
-
-def _changed(raw: str) -> str:
-    return f"Refused: a link in {_shown(raw)} changed while it was checked. Try again."
-
-
-def _open_failure(raw: str, exc: OSError) -> str:
-    shown = _shown(raw)
-    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-        return f"No such file: {shown}. Check the path (list the directory first)."
-    if exc.errno == errno.ELOOP:
-        return _changed(raw)
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return f"Permission denied reading {shown}."
-    if exc.errno in (errno.ENXIO, errno.ENODEV):  # what opening a Unix socket answers
-        return f"Refused: {shown} is not a regular file (a socket or device)."
-    if exc.errno == errno.EISDIR:
-        return f"Refused: {shown} is a directory, not a file."
-    if exc.errno == errno.ENAMETOOLONG:
-        return f"Refused: {shown} is too long for a file name or path; check the path."
-    return f"Cannot open {shown}: {exc.strerror}."
-
-
-def _megabytes(size: int) -> str:
-    return f"{size // (1024 * 1024)} MB"
