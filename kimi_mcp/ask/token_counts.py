@@ -96,12 +96,11 @@ class TokenCounter:
             await self._keep(counts)
         return counts
 
-    async def keep(self, counts: dict[str, int]) -> None:
-        """Keep counts (or upper bounds of them) for this process and, through the store, for
-        every other one."""
+    def remember_all(self, counts: dict[str, int]) -> None:
+        """Keep counts (or upper bounds of them) for this process; the caller keeps them in the
+        store, for every other one (with the other writes after an answer)."""
         for key, tokens in counts.items():
             self._remember(key, tokens)
-        await self._keep(counts)
 
     async def _stored(self, keys: list[str]) -> dict[str, int]:
         if self._store is None or not keys:

@@ -124,7 +124,7 @@ async def _fill(data_dir: Path, conversations: int, *, turns: int) -> list[str]:
                 Turn("assistant" if i % 2 else "user", f"message {i} of {number} " + "w" * 200)
                 for i in range(2 * turns)
             ]
-            store._append(conversation, history, MODEL, [])
+            store.append_blocking(conversation, history, MODEL, [])
             ids.append(conversation.id)
         return ids
 
