@@ -19,8 +19,8 @@ async def test_a_continued_ask_enters_the_conversation_store_once_before_kimi_an
     with counted_hops() as hops:
         arguments = {"prompt": "two", "conversation_id": first["conversation_id"]}
         second = ok(await mcp_client.call_tool("ask_kimi", arguments))
-    assert [store_file(hop) for hop in hops] == ["conversations.sqlite3", None]
-    assert [hop.__name__ for hop in hops] == ["_select", "_write"]
+    after = "conversations.sqlite3+token_counts.sqlite3+spend.sqlite3"
+    assert [store_file(hop) for hop in hops] == ["conversations.sqlite3", after]
     assert second["stored"] is True and second["cost"]["amount"] > 0
     balance = ok(await mcp_client.call_tool("check_balance", {}))
     spent = first["cost"]["amount"] + second["cost"]["amount"]
