@@ -145,8 +145,7 @@ class ChatService:
         bill = self.costs.bill(model, loop.outcome.usage, loop.searches)
         with anyio.CancelScope(shield=True):
             written = await self._write(keep, counts, bill)
-        if written.counts is not None:  # a cache: later calls count again, nothing is lost
-            log.info("token counts not kept in the store: %s", written.counts)
+        self.counter.stored(written.counts)
         if bill.charge is not None:
             self.costs.recorded(model, written.charge)
         if keep is None:

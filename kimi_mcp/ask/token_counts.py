@@ -102,6 +102,14 @@ class TokenCounter:
         for key, tokens in counts.items():
             self._remember(key, tokens)
 
+    def stored(self, failure: Exception | None) -> None:
+        """Counts the caller wrote to the store with its other writes, or `failure` kept them
+        out: logged, and nothing is lost (the store is a cache; a later call counts again)."""
+        if isinstance(failure, StoreError):
+            log.info("token counts not kept in the store: %s", failure)
+        elif failure is not None:
+            log.error("token counts not kept (a kimi-mcp bug; please report it)", exc_info=failure)
+
     async def _stored(self, keys: list[str]) -> dict[str, int]:
         if self._store is None or not keys:
             return {}
