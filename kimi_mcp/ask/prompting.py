@@ -9,7 +9,7 @@ from kimi_mcp.ask.fitting import Fitted, Known, Message, answer_room, fit
 from kimi_mcp.ask.history import HistoryMessages
 from kimi_mcp.ask.token_counts import TokenCounter
 from kimi_mcp.ask.tool_loop import LoopResult, turn_message
-from kimi_mcp.ask.usage_counts import Basis, FitCounts, learn
+from kimi_mcp.ask.usage_counts import Basis, FitCounts, learnt
 from kimi_mcp.kimi.rules import thinks
 from kimi_mcp.kimi.types import ModelInfo
 from kimi_mcp.store.conversations import Conversation, Turn
@@ -60,11 +60,11 @@ async def fit_prompt(
     return Prompt(fitted, counts, question, budget)
 
 
-async def learn_from(
+def learnt_counts(
     request: ChatRequest, prompt: Prompt, loop: LoopResult, turns: list[Turn]
-) -> None:
-    """Keep the fit's counts, and what Kimi's usage proves for the next fit of this
-    conversation (usage_counts). With a prefix nothing is proved: Kimi's count of the
+) -> dict[str, int]:
+    """The fit's counts, and what Kimi's usage proves for the next fit of this conversation
+    (usage_counts), to keep in the store. With a prefix nothing is proved: Kimi's count of the
     answer leaves the prefix out."""
     exchange = None
     if request.keep and not request.prefix:
@@ -78,6 +78,7 @@ async def learn_from(
     whole = whole and exchange is not None and exchange[0] == prompt.question
     usage = loop.outcome.usage
     try:  # after billing: a failure here costs later calls a recount, never this answer
-        await learn(prompt.counts, exchange, usage, whole=whole, budget=prompt.budget)
+        return learnt(prompt.counts, exchange, usage, whole=whole, budget=prompt.budget)
     except Exception:
         log.exception("token counts not kept (a kimi-mcp bug; please report it)")
+        return {}

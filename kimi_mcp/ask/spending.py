@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from kimi_mcp.ask.pricing import Estimate, PriceTable
 from kimi_mcp.errors import KimiError, SpendCapError, StoreError
 from kimi_mcp.kimi.types import Usage
+from kimi_mcp.store.answer_writes import Charge
 from kimi_mcp.store.spend import Spend, SpendLedger
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,14 @@ SPENT_TODAY_FRESH_FOR = 1.0  # seconds
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Bill:
+    """A call's estimated cost, and the spend to record for it (None: nothing can be counted)."""
+
+    estimate: Estimate
+    charge: Charge | None
 
 
 @dataclass(frozen=True)
@@ -77,11 +86,24 @@ class CostMeter:
     async def charge(self, model: str, usage: Usage | None, searches: int = 0) -> Estimate:
         """The call's estimated cost, added to today's spend. A ledger that cannot record it
         costs the caller nothing: the answer was billed and is returned all the same."""
+        bill = self.bill(model, usage, searches)
+        if bill.charge is not None:
+            charge, failure = bill.charge, None
+            try:
+                await self.ledger.record(charge.day, charge.currency, charge.spend)
+            except KimiError as exc:
+                failure = exc
+            self.recorded(model, failure)
+        return bill.estimate
+
+    def bill(self, model: str, usage: Usage | None, searches: int = 0) -> Bill:
+        """The call's estimated cost and the spend to record; the caller records it (with
+        other writes, in one store hop) and then tells `recorded`."""
         estimate = self.prices.estimate(model, usage, searches)
         if estimate.cost is None or usage is None:
             if self.daily_cap is not None:  # say so: the cap must not be bypassed in silence
-                return replace(estimate, note=f"{estimate.note} {UNCOUNTED}")
-            return estimate
+                estimate = replace(estimate, note=f"{estimate.note} {UNCOUNTED}")
+            return Bill(estimate, None)
         spend = Spend(
             estimate.cost.amount,
             usage.cached_tokens,
@@ -89,12 +111,20 @@ class CostMeter:
             usage.completion_tokens,
             searches,
         )
-        try:
-            await self.ledger.record(_day(self.now()), self.prices.currency, spend)
-        except KimiError as exc:
-            log.warning("spend of a %s call not recorded: %s", model, exc)
+        return Bill(estimate, Charge(_day(self.now()), self.prices.currency, spend))
+
+    def recorded(self, model: str, failure: Exception | None) -> None:
+        """A bill's spend was recorded, or `failure` kept it out of the ledger (logged: the
+        answer was billed and is returned all the same)."""
+        if isinstance(failure, KimiError):
+            log.warning("spend of a %s call not recorded: %s", model, failure)
+        elif failure is not None:
+            log.error(
+                "spend of a %s call not recorded (a kimi-mcp bug; please report it)",
+                model,
+                exc_info=failure,
+            )
         self._recent.forget()  # recorded or not, the next spent_today reads the ledger
-        return estimate
 
     async def spent_today(self) -> Spend:
         """What this server's calls (every process sharing its data_dir) cost today, UTC; read

@@ -96,12 +96,19 @@ class TokenCounter:
             await self._keep(counts)
         return counts
 
-    async def keep(self, counts: dict[str, int]) -> None:
-        """Keep counts (or upper bounds of them) for this process and, through the store, for
-        every other one."""
+    def remember_all(self, counts: dict[str, int]) -> None:
+        """Keep counts (or upper bounds of them) for this process; the caller keeps them in the
+        store, for every other one (with the other writes after an answer)."""
         for key, tokens in counts.items():
             self._remember(key, tokens)
-        await self._keep(counts)
+
+    def stored(self, failure: Exception | None) -> None:
+        """Counts the caller wrote to the store with its other writes, or `failure` kept them
+        out: logged, and nothing is lost (the store is a cache; a later call counts again)."""
+        if isinstance(failure, StoreError):
+            log.info("token counts not kept in the store: %s", failure)
+        elif failure is not None:
+            log.error("token counts not kept (a kimi-mcp bug; please report it)", exc_info=failure)
 
     async def _stored(self, keys: list[str]) -> dict[str, int]:
         if self._store is None or not keys:

@@ -44,6 +44,9 @@ class ToolRun:
     error: str | None = None
 
 
+Reply = tuple[str, ToolRun, bool]  # the tool message's content, the call's record, searched
+
+
 @dataclass
 class LoopResult:
     outcome: ChatOutcome  # the last round's, with the usage of every round added up
@@ -99,21 +102,12 @@ class ToolLoop:
         if self.on_step is not None:
             await self.on_step("; ".join(_step(call) for call in calls))
         replies = [("", self._unfinished(call), False) for call in calls]
-        limiter = anyio.CapacityLimiter(FIBERS_AT_ONCE)
-
-        async def run_one(index: int) -> None:
-            if index >= MAX_CALLS_PER_ROUND:
-                why = f"more than {MAX_CALLS_PER_ROUND} tool calls at once; make fewer calls"
-                replies[index] = _failed(_name(calls[index]), None, None, why)
-                return
-            async with limiter:
-                replies[index] = await self._run_call(calls[index])
-
         deadline = self.slot.deadline
         with anyio.move_on_after(max(0.0, deadline - anyio.current_time())) as scope:
-            async with anyio.create_task_group() as group:
-                for index in range(len(calls)):
-                    group.start_soon(run_one, index)
+            if len(calls) == 1:  # most rounds: in this task (a task group cost ~0.06 ms)
+                replies[0] = await self._run_call(calls[0])
+            else:
+                await self._run_all(calls, replies)
         for _, run, searched in replies:  # a search that ran is charged, deadline or not
             result.runs.append(run)
             result.searches += searched
@@ -126,6 +120,22 @@ class ToolLoop:
         ]
         return [assistant, *tool_turns]
 
+    async def _run_all(self, calls: list[dict[str, Any]], replies: list[Reply]) -> None:
+        """Each call in `replies`' place, FIBERS_AT_ONCE at a time."""
+        limiter = anyio.CapacityLimiter(FIBERS_AT_ONCE)
+
+        async def run_one(index: int) -> None:
+            if index >= MAX_CALLS_PER_ROUND:
+                why = f"more than {MAX_CALLS_PER_ROUND} tool calls at once; make fewer calls"
+                replies[index] = _failed(_name(calls[index]), None, None, why)
+                return
+            async with limiter:
+                replies[index] = await self._run_call(calls[index])
+
+        async with anyio.create_task_group() as group:
+            for index in range(len(calls)):
+                group.start_soon(run_one, index)
+
     def _unfinished(self, call: dict[str, Any]) -> ToolRun:
         """A call's record until its fiber answers (what stays when the deadline passes)."""
         name = _name(call)
@@ -133,7 +143,7 @@ class ToolLoop:
         why = "the deadline passed before it finished"
         return ToolRun(name, self.toolbox.formula_of.get(name), arguments, "error", why)
 
-    async def _run_call(self, call: dict[str, Any]) -> tuple[str, ToolRun, bool]:
+    async def _run_call(self, call: dict[str, Any]) -> Reply:
         """The tool message's content, the call's record, and whether a search ran."""
         function = call["function"]
         name, arguments = str(function["name"]), str(function["arguments"])
@@ -167,9 +177,7 @@ class ToolLoop:
         return result or "(no output)", run, searched
 
 
-def _failed(
-    name: str, formula: str | None, arguments: dict[str, Any] | None, why: str
-) -> tuple[str, ToolRun, bool]:
+def _failed(name: str, formula: str | None, arguments: dict[str, Any] | None, why: str) -> Reply:
     log.info("tool call %s failed: %s", name, why)
     why = why[:ERROR_CHARS]
     return f"Error: {why}", ToolRun(name, formula, arguments, "error", why), False

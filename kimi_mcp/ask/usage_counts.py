@@ -104,18 +104,21 @@ class FitCounts:
         return self._tail_keys[index]
 
 
-async def learn(
+def learnt(
     counts: FitCounts,
     exchange: tuple[Message, Message | None] | None,
     usage: Usage | None,
     *,
     whole: bool,
     budget: int,
-) -> None:
-    """Keep, in one store write, the counts the fit asked for and what `usage` proves after the
-    call (`exchange`: the question and answer as kept; None when nothing was kept)."""
+) -> dict[str, int]:
+    """The counts the fit asked for and what `usage` proves after the call (`exchange`: the
+    question and answer as kept; None when nothing was kept): remembered in this process at
+    once, and returned for the caller to keep in the store, in one write with the others."""
     kept = proved(counts.basis, exchange, usage, whole=whole, budget=budget) if exchange else {}
-    await counts.counter.keep(kept | counts.unsaved)  # an exact count wins over a bound
+    learnt = kept | counts.unsaved  # an exact count wins over a bound
+    counts.counter.remember_all(learnt)
+    return learnt
 
 
 def proved(

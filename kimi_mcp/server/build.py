@@ -130,6 +130,7 @@ def build_server(
                 frozenset(settings.kimi_tools_allowed),
                 settings.max_tool_rounds,
             ),
+            stores.answer_writes,
         )
         if readiness is not None:
             readiness.watch(stores)  # every store, whatever the backend

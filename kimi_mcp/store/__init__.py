@@ -8,6 +8,8 @@ counts, each behind one small interface.
 - `sqlite_conversations`, `sqlite_uploads`, `sqlite_spend`, `sqlite_token_counts`: the embedded
   backend, one SQLite file each in the data directory, over `sqlite_file` (`sqlite_rows`: a
   turn as a row and back, its text kept exactly);
+- `answer_writes`: the writes after a billed answer (turns, token counts, spend) made in one go;
+  `sqlite_answer_writes` makes them in one worker-thread hop;
 - `conversation_cache`: the turns of recently loaded conversations, so both backends read only
   the turns added since the last load;
 - `redis_conversations`, `redis_uploads`, `redis_spend`, `redis_token_counts`: the Redis backend

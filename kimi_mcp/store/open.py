@@ -10,8 +10,10 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from kimi_mcp.errors import StoreError
+from kimi_mcp.store.answer_writes import AnswerWrites, Sequential
 from kimi_mcp.store.conversations import ConversationStore
 from kimi_mcp.store.spend import SpendLedger
+from kimi_mcp.store.sqlite_answer_writes import SqliteAnswerWrites
 from kimi_mcp.store.sqlite_conversations import SqliteConversationStore
 from kimi_mcp.store.sqlite_spend import SqliteSpendLedger
 from kimi_mcp.store.sqlite_token_counts import SqliteTokenCountStore
@@ -36,6 +38,7 @@ class Stores:
     spend: SpendLedger
     token_counts: TokenCountStore
     where: str  # the directory or the URL (password masked), for messages and doctor
+    answer_writes: AnswerWrites  # the writes after an answer, in one go (answer_writes)
 
     @property
     def all(self) -> tuple[Checked, ...]:
@@ -80,12 +83,16 @@ def open_stores(
     if url and urlsplit(url).scheme in REDIS_SCHEMES:
         return _redis_stores(url, key_prefix, ttl_days)
     directory = sqlite_directory(url, data_dir)
+    conversations = SqliteConversationStore(directory / "conversations.sqlite3", ttl_days=ttl_days)
+    spend = SqliteSpendLedger(directory / "spend.sqlite3")
+    token_counts = SqliteTokenCountStore(directory / "token_counts.sqlite3")
     return Stores(
-        SqliteConversationStore(directory / "conversations.sqlite3", ttl_days=ttl_days),
+        conversations,
         SqliteUploadLedger(directory / "uploads.sqlite3"),
-        SqliteSpendLedger(directory / "spend.sqlite3"),
-        SqliteTokenCountStore(directory / "token_counts.sqlite3"),
+        spend,
+        token_counts,
         str(directory),
+        SqliteAnswerWrites(conversations, token_counts, spend),
     )
 
 
@@ -101,10 +108,14 @@ def _redis_stores(url: str, key_prefix: str, ttl_days: float) -> Stores:
             masked_url(url), "the redis package is not installed", f"Install it: {REDIS_EXTRA}."
         ) from exc
     connection = RedisConnection(url, prefix=key_prefix)  # one pool, shared by the three
+    conversations = RedisConversationStore(connection, ttl_days=ttl_days)
+    spend = RedisSpendLedger(connection)
+    token_counts = RedisTokenCountStore(connection)
     return Stores(
-        RedisConversationStore(connection, ttl_days=ttl_days),
+        conversations,
         RedisUploadLedger(connection),
-        RedisSpendLedger(connection),
-        RedisTokenCountStore(connection),
+        spend,
+        token_counts,
         connection.shown,
+        Sequential(conversations, token_counts, spend),
     )

@@ -142,11 +142,12 @@ class SqliteConversationStore:
     async def append(
         self, conversation: Conversation, turns: list[Turn], model: str, file_ids: list[str]
     ) -> None:
-        await anyio.to_thread.run_sync(self._append, conversation, turns, model, file_ids)
+        await anyio.to_thread.run_sync(self.append_blocking, conversation, turns, model, file_ids)
 
-    def _append(
+    def append_blocking(
         self, conversation: Conversation, turns: list[Turn], model: str, file_ids: list[str]
     ) -> None:
+        """`append` on the calling thread (a worker thread: sqlite3 blocks)."""
         conversation_id, owner = conversation.id, conversation.owner
         now = time.time()
         with self._connect() as db:  # one transaction: the tombstone check, the merge, the turns

@@ -37,9 +37,10 @@ class SqliteSpendLedger:
         await anyio.to_thread.run_sync(self._file.close)
 
     async def record(self, day: str, currency: str, spend: Spend) -> None:
-        await anyio.to_thread.run_sync(self._record, day, currency, spend)
+        await anyio.to_thread.run_sync(self.record_blocking, day, currency, spend)
 
-    def _record(self, day: str, currency: str, spend: Spend) -> None:
+    def record_blocking(self, day: str, currency: str, spend: Spend) -> None:
+        """`record` on the calling thread (a worker thread: sqlite3 blocks)."""
         values = [getattr(spend, column) for column in _COLUMNS]
         added = ", ".join(f"{column} = {column} + excluded.{column}" for column in _COLUMNS)
         with self._connect() as db:

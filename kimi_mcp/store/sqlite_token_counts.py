@@ -47,9 +47,10 @@ class SqliteTokenCountStore:
 
     async def put_many(self, counts: dict[str, int]) -> None:
         if counts:
-            await anyio.to_thread.run_sync(self._put_many, counts)
+            await anyio.to_thread.run_sync(self.put_many_blocking, counts)
 
-    def _put_many(self, counts: dict[str, int]) -> None:
+    def put_many_blocking(self, counts: dict[str, int]) -> None:
+        """`put_many` on the calling thread (a worker thread: sqlite3 blocks)."""
         now = time.time()
         self._puts += len(counts)
         with self._connect() as db:

@@ -27,8 +27,15 @@ def counted_hops() -> Iterator[list[Callable[..., Any]]]:
 
 
 def store_file(func: Callable[..., Any]) -> str | None:
-    """The name of the store file a hop worked on (None: not a store's hop)."""
+    """The name of the store file a hop worked on (None: not a store's hop); the writes after an
+    answer, made in one hop, name each file they write, joined by "+"."""
     owner = getattr(func, "__self__", None)
-    file = getattr(owner, "_file", owner)
-    path = getattr(file, "path", None)
-    return None if path is None else str(path.name)
+    names = _file_name(owner) or [
+        name for part in getattr(owner, "__dict__", {}).values() for name in _file_name(part)
+    ]
+    return "+".join(names) or None
+
+
+def _file_name(store: object) -> list[str]:
+    path = getattr(getattr(store, "_file", store), "path", None)
+    return [] if path is None else [str(path.name)]
