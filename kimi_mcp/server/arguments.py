@@ -19,8 +19,6 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, CallToolResult, Prompt, TextContent
 from pydantic import ValidationError
 
-from kimi_mcp.server.argument_errors import describe_invalid_arguments
-
 
 def declared_arguments(fn: Callable[..., Any]) -> frozenset[str]:
     """Parameter names a tool takes, without the injected Context and resolver-filled ones."""
@@ -54,13 +52,17 @@ class ToolArguments:
 class ArgumentGuard(ServerMiddleware[Any]):
     """Unknown and invalid tool arguments are refused here, before the SDK calls the tool."""
 
-    def __init__(self, tools: Iterable[Callable[..., Any]]) -> None:
-        # Each tool's validator is built on its first call, not at start-up: building all of
-        # them (a pydantic model and its JSON schema per tool) was a third of build_server.
-        self._functions = {fn.__name__: fn for fn in tools}
+    def __init__(self, tools: Callable[[], Iterable[Callable[..., Any]]]) -> None:
+        # The tools are asked for on the first call (a start-up imports none of them), and
+        # each one's validator is built on its own first call: building all of them (a
+        # pydantic model and its JSON schema per tool) was a third of build_server.
+        self._offered = tools
+        self._functions: dict[str, Callable[..., Any]] | None = None
         self._tools: dict[str, ToolArguments] = {}
 
     def _arguments(self, name: str) -> ToolArguments | None:
+        if self._functions is None:
+            self._functions = {fn.__name__: fn for fn in self._offered()}
         if name not in self._tools and name in self._functions:
             self._tools[name] = ToolArguments.of(self._functions[name])
         return self._tools.get(name)
@@ -90,6 +92,8 @@ class ArgumentGuard(ServerMiddleware[Any]):
         try:
             tool.metadata.validate_arguments(arguments)
         except ValidationError as exc:
+            from kimi_mcp.server.argument_errors import describe_invalid_arguments  # on a refusal
+
             return describe_invalid_arguments(str(name), exc, tool.schema)
         return None
 
