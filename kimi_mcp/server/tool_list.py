@@ -8,8 +8,9 @@ A test proves the file equals what the live tools compact to (`tool_snapshot`, w
 rewrites it).
 """
 
+import functools
 import json
-from collections.abc import Collection
+from collections.abc import Iterable
 from pathlib import Path
 
 from mcp.types import Tool
@@ -17,7 +18,12 @@ from mcp.types import Tool
 SNAPSHOT = Path(__file__).with_name("tool_list.json")
 
 
-def listed(names: Collection[str]) -> list[Tool]:
+def listed(names: Iterable[str]) -> list[Tool]:
     """The snapshot's tools that `names` names, in its (the fixed) order."""
+    return list(_listed(frozenset(names)))
+
+
+@functools.cache  # read once per set of names: HTTP lists the tools once per session
+def _listed(names: frozenset[str]) -> tuple[Tool, ...]:
     entries = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
-    return [Tool.model_validate(entry) for entry in entries if entry["name"] in names]
+    return tuple(Tool.model_validate(entry) for entry in entries if entry["name"] in names)

@@ -34,6 +34,7 @@ NOT_AT_START = (
     "kimi_mcp.demo",
     "kimi_mcp.setup.doctor",  # `kimi-mcp doctor`
     "kimi_mcp.setup.install",  # `kimi-mcp install`
+    "kimi_mcp.setup.clients",  # its clients' paths (the parser has their names)
     "kimi_mcp.setup.show_config",  # `kimi-mcp config`
     "kimi_mcp.server.http_app",  # --transport http
     "redis",  # a redis:// store_url
