@@ -8,7 +8,7 @@ wrong type or value gets one sentence per field (argument_errors) instead of pyd
 """
 
 import inspect
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,20 +52,20 @@ class ToolArguments:
 class ArgumentGuard(ServerMiddleware[Any]):
     """Unknown and invalid tool arguments are refused here, before the SDK calls the tool."""
 
-    def __init__(self, tools: Callable[[], Iterable[Callable[..., Any]]]) -> None:
-        # The tools are asked for on the first call (a start-up imports none of them), and
-        # each one's validator is built on its own first call: building all of them (a
-        # pydantic model and its JSON schema per tool) was a third of build_server.
-        self._offered = tools
-        self._functions: dict[str, Callable[..., Any]] | None = None
+    def __init__(self, tool: Callable[[str], Callable[..., Any] | None]) -> None:
+        # `tool` gives the function of an offered tool by name (registering it: a start-up
+        # imports none), and each tool's validator is built on its first call: building all of
+        # them (a pydantic model and its JSON schema per tool) was a third of build_server.
+        self._tool = tool
         self._tools: dict[str, ToolArguments] = {}
 
     def _arguments(self, name: str) -> ToolArguments | None:
-        if self._functions is None:
-            self._functions = {fn.__name__: fn for fn in self._offered()}
-        if name not in self._tools and name in self._functions:
-            self._tools[name] = ToolArguments.of(self._functions[name])
-        return self._tools.get(name)
+        if name not in self._tools:
+            fn = self._tool(name)
+            if fn is None:
+                return None
+            self._tools[name] = ToolArguments.of(fn)
+        return self._tools[name]
 
     async def __call__(
         self, ctx: ServerRequestContext[Any, Any], call_next: CallNext

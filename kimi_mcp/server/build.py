@@ -4,8 +4,7 @@ each registered or built when a request first needs it (start-up lists the tools
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from typing import Any
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import anyio
 import httpx2
@@ -16,7 +15,7 @@ from kimi_mcp import __version__
 from kimi_mcp.config import TOOL_NAMES, FormulaName, Settings, too_broad
 from kimi_mcp.server.app_context import Services
 from kimi_mcp.server.arguments import ArgumentGuard, UnknownPromptGuard
-from kimi_mcp.server.deferred import DeferredServer
+from kimi_mcp.server.deferred import DeferredServer, ToolFunction
 from kimi_mcp.server.file_access import why_none_allowed
 from kimi_mcp.server.log_level import serve_set_level
 from kimi_mcp.server.owners import OwnerScope
@@ -32,7 +31,6 @@ INSTRUCTIONS = (
     "truncated; never present a truncated answer as complete."
 )
 WEB_SEARCH: FormulaName = "web-search"  # the formula web_search runs (ask.kimi_tools.WEB_SEARCH)
-ToolFunction = Callable[..., Any]
 
 
 def build_server(
@@ -55,12 +53,38 @@ def build_server(
     services = Services(settings, transport)
     if settings.store_url:
         services.stores()  # opened now: a store_url that cannot work stops start-up
+    names = offered_names(settings)
+    secrets = _secrets(settings, inbound_tokens)
+    server = DeferredServer[Services](
+        "kimi",
+        middleware=[ArgumentGuard(lambda name: server.tool_function(name)), OwnerScope()],
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=_lifespan(services, readiness),
+        log_level=settings.log_level,
+        request_state_security=request_state_security(settings),
+    )
+    server.defer_tools(
+        names, lambda: listed(names), lambda name: _register_tool(server, name, secrets)
+    )
+    server.defer("resources", lambda: _register_resources(server, services))
+    if "ask_kimi" in names:  # every prompt is a request to call ask_kimi
+        server.defer("prompts", lambda: _register_prompts(server))
+    else:
+        without_prompts(server)
+    server.middleware.append(UnknownPromptGuard(server.list_prompts))
+    serve_set_level(server, applies=clients_set_log_level)
+    return server
 
+
+def _lifespan(
+    services: Services, readiness: Readiness | None
+) -> Callable[[MCPServer[Services]], AbstractAsyncContextManager[Services]]:
     @asynccontextmanager
     async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
         if readiness is not None:
             readiness.watch(services.stores())  # every store, whatever the backend
-        if settings.daily_spend_cap is not None:
+        if services.settings.daily_spend_cap is not None:
             services.app()  # now: a cap that can count nothing says so at start-up (CostMeter)
         try:
             yield services
@@ -70,41 +94,17 @@ def build_server(
             with anyio.CancelScope(shield=True):  # a cancelled shutdown still closes each
                 await services.aclose()
 
-    names = offered_names(settings)
-    functions: list[ToolFunction] = []
+    return lifespan
 
-    def tool_functions() -> list[ToolFunction]:
-        server.registered("tools")
-        return functions
 
-    server = DeferredServer[Services](
-        "kimi",
-        middleware=[ArgumentGuard(tool_functions), OwnerScope()],
-        version=__version__,
-        instructions=INSTRUCTIONS,
-        lifespan=lifespan,
-        log_level=settings.log_level,
-        request_state_security=request_state_security(settings),
-    )
-    secrets = _secrets(settings, inbound_tokens)
+def _register_tool(
+    server: MCPServer[Services], name: str, secrets: tuple[str, ...]
+) -> ToolFunction:
+    from kimi_mcp.server.tool_registry import offered_tools, register_tools
 
-    def register_tools() -> None:
-        from kimi_mcp.server.tool_registry import offered_tools, register_tools
-
-        tools = offered_tools(names)
-        register_tools(server, tools, secrets)
-        functions.extend(fn for fn, _, _ in tools)
-
-    server.list_tools_before_registering(lambda: listed(names))
-    server.defer("tools", register_tools)
-    server.defer("resources", lambda: _register_resources(server, services))
-    if "ask_kimi" in names:  # every prompt is a request to call ask_kimi
-        server.defer("prompts", lambda: _register_prompts(server))
-    else:
-        without_prompts(server)
-    server.middleware.append(UnknownPromptGuard(server.list_prompts))
-    serve_set_level(server, applies=clients_set_log_level)
-    return server
+    tools = offered_tools([name])
+    register_tools(server, tools, secrets)
+    return tools[0][0]
 
 
 def _register_resources(server: MCPServer[Services], services: Services) -> None:
