@@ -76,12 +76,12 @@ def test_the_build_prints_no_warning(release: Release) -> None:
 
 
 def test_the_wheel_ships_every_module_and_data_file_of_the_package(release: Release) -> None:
-    """Packages are discovered, not listed; data files (the type marker, the example config
-    wherever it lives in the package) are named by kind in pyproject.toml."""
+    """Packages are discovered, not listed; data files (the type marker, the example config, the
+    tool list snapshot, wherever they live in the package) are named by kind in pyproject.toml."""
     wanted = {
         str(path.relative_to(ROOT))
         for path in PACKAGE.rglob("*")
-        if path.suffix in {".py", ".typed", ".toml"} and "__pycache__" not in path.parts
+        if path.suffix in {".py", ".typed", ".toml", ".json"} and "__pycache__" not in path.parts
     }
     assert wanted <= release.wheel, sorted(wanted - release.wheel)
     assert "kimi_mcp/py.typed" in release.wheel

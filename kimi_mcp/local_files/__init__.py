@@ -6,7 +6,7 @@
 
 How a file may be read is decided here; what is allowed and what is protected (the allowed
 directories, the deny list, kimi-mcp's own config and data) the server hands over as plain
-values when it builds the guard (`server.build.guard_for`).
+values when it builds the guard (`server.services.guard_for`).
 
 May import: `kimi_mcp.errors` only (no settings: the values come from the server).
 """

@@ -8,7 +8,7 @@ wrong type or value gets one sentence per field (argument_errors) instead of pyd
 """
 
 import inspect
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +18,6 @@ from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata, func_meta
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, CallToolResult, Prompt, TextContent
 from pydantic import ValidationError
-
-from kimi_mcp.server.argument_errors import describe_invalid_arguments
 
 
 def declared_arguments(fn: Callable[..., Any]) -> frozenset[str]:
@@ -54,16 +52,20 @@ class ToolArguments:
 class ArgumentGuard(ServerMiddleware[Any]):
     """Unknown and invalid tool arguments are refused here, before the SDK calls the tool."""
 
-    def __init__(self, tools: Iterable[Callable[..., Any]]) -> None:
-        # Each tool's validator is built on its first call, not at start-up: building all of
+    def __init__(self, tool: Callable[[str], Callable[..., Any] | None]) -> None:
+        # `tool` gives the function of an offered tool by name (registering it: a start-up
+        # imports none), and each tool's validator is built on its first call: building all of
         # them (a pydantic model and its JSON schema per tool) was a third of build_server.
-        self._functions = {fn.__name__: fn for fn in tools}
+        self._tool = tool
         self._tools: dict[str, ToolArguments] = {}
 
     def _arguments(self, name: str) -> ToolArguments | None:
-        if name not in self._tools and name in self._functions:
-            self._tools[name] = ToolArguments.of(self._functions[name])
-        return self._tools.get(name)
+        if name not in self._tools:
+            fn = self._tool(name)
+            if fn is None:
+                return None
+            self._tools[name] = ToolArguments.of(fn)
+        return self._tools[name]
 
     async def __call__(
         self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
@@ -90,6 +92,8 @@ class ArgumentGuard(ServerMiddleware[Any]):
         try:
             tool.metadata.validate_arguments(arguments)
         except ValidationError as exc:
+            from kimi_mcp.server.argument_errors import describe_invalid_arguments  # on a refusal
+
             return describe_invalid_arguments(str(name), exc, tool.schema)
         return None
 

@@ -1,46 +1,26 @@
-"""The MCP server: its services built from the settings, the tools and prompts it offers, and
-KimiErrors turned into ToolErrors in one place."""
+"""The MCP server: its settings, the tools, prompts and resources it offers, and its services,
+each registered or built when a request first needs it (start-up lists the tools from a snapshot).
+"""
 
-import functools
 import logging
-import os
-import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import ParamSpec, TypeVar
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import anyio
 import httpx2
 from mcp.server import MCPServer
 from mcp.server.mcpserver import RequestStateSecurity
-from mcp.server.mcpserver.exceptions import ToolError
 
 from kimi_mcp import __version__
-from kimi_mcp.ask.catalogue import ModelCatalogue
-from kimi_mcp.ask.chat import ChatService, KimiTools
-from kimi_mcp.ask.documents import DocumentService
-from kimi_mcp.ask.kimi_tools import WEB_SEARCH, FormulaCatalogue
-from kimi_mcp.ask.pricing import Price, PriceTable
-from kimi_mcp.ask.spending import CostMeter
-from kimi_mcp.ask.token_counts import TokenCounter
-from kimi_mcp.config import Settings, default_config_path, too_broad
-from kimi_mcp.errors import KimiError
-from kimi_mcp.kimi.client import KimiClient
-from kimi_mcp.kimi.policy import redact
-from kimi_mcp.local_files.guard import PathGuard
-from kimi_mcp.server.app_context import AppContext
+from kimi_mcp.config import TOOL_NAMES, FormulaName, Settings, too_broad
+from kimi_mcp.server.app_context import Services
 from kimi_mcp.server.arguments import ArgumentGuard, UnknownPromptGuard
-from kimi_mcp.server.compact_schemas import CompactToolsServer
+from kimi_mcp.server.deferred import DeferredServer, ToolFunction
+from kimi_mcp.server.file_access import why_none_allowed
 from kimi_mcp.server.log_level import serve_set_level
 from kimi_mcp.server.owners import OwnerScope
-from kimi_mcp.server.prompts import register_prompts
 from kimi_mcp.server.readiness import Readiness
-from kimi_mcp.server.resources import register_conversation_resources
-from kimi_mcp.server.results import wire_safe
-from kimi_mcp.server.search_tool import SEARCH_ANNOTATIONS, web_search
-from kimi_mcp.server.tools import TOOLS, ToolEntry, ask_kimi
-from kimi_mcp.store.open import Stores, open_stores, sqlite_directory
+from kimi_mcp.server.tool_list import listed
 
 log = logging.getLogger(__name__)
 
@@ -50,39 +30,7 @@ INSTRUCTIONS = (
     "web_search answers from the live web with cited links. Results say when an answer is "
     "truncated; never present a truncated answer as complete."
 )
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _reported(fn: Callable[P, Awaitable[R]], secrets: tuple[str, ...]) -> Callable[P, Awaitable[R]]:
-    """Turn KimiErrors into ToolErrors: the only way their message reaches the model (mcp 2.3).
-
-    Anything else is a bug of ours: it is logged and reported with the key redacted, because an
-    exception's text (a library's, say, that quotes the request) is not ours to trust.
-    """
-
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await fn(*args, **kwargs)
-        except KimiError as exc:
-            log.info("%s failed: %s", fn.__name__, exc)
-            # wire_safe: a lone surrogate Kimi echoed (in an error body, say) cannot be sent
-            # as JSON and would stop a stdio server.
-            raise ToolError(wire_safe(str(exc))) from None
-        except ToolError:
-            raise
-        except Exception as exc:
-            trace = redact("".join(traceback.format_exception(exc)), secrets)
-            log.error("%s crashed (a kimi-mcp bug; please report it):\n%s", fn.__name__, trace)
-            detail = redact(f"{type(exc).__name__}: {exc}", secrets)[:300]
-            raise ToolError(
-                f"kimi-mcp failed unexpectedly in {fn.__name__} ({detail}). Try again; if it "
-                "keeps failing, report it with the server's log."
-            ) from None
-
-    return wrapper
+WEB_SEARCH: FormulaName = "web-search"  # the formula web_search runs (ask.kimi_tools.WEB_SEARCH)
 
 
 def build_server(
@@ -92,77 +40,36 @@ def build_server(
     inbound_tokens: tuple[str, ...] = (),
     clients_set_log_level: bool = True,
     readiness: Readiness | None = None,
-) -> MCPServer[AppContext]:
+) -> DeferredServer[Services]:
     """The kimi MCP server; `transport` is the test seam for the upstream HTTP traffic,
     `inbound_tokens` the HTTP bearers in use (generated ones are not in `settings`),
     `clients_set_log_level` whether logging/setLevel changes the stderr log (stdio only), and
-    `readiness` (HTTP) is given the stores to probe while the server runs."""
+    `readiness` (HTTP) is given the stores to probe while the server runs.
+
+    Raises:
+        StoreError: a Redis store_url without the redis extra installed (said at start-up).
+    """
     log_file_access(settings)  # here: stdio and HTTP both build their server once, after logging
-    stores = open_stores_for(settings)  # nothing is opened until used
-    store = stores.conversations
-
-    @asynccontextmanager
-    async def lifespan(_: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
-        client = KimiClient(
-            api_key=settings.api_key,
-            base_url=settings.api_base_url,
-            user_agent=f"kimi-mcp/{__version__}",
-            timeout=settings.timeout,
-            max_retries=settings.max_retries,
-            max_concurrent_chats=settings.max_concurrent_chats,
-            transport=transport,
-        )
-        catalogue = ModelCatalogue(client)
-        ledger, spend = stores.uploads, stores.spend
-        documents = DocumentService(client, guard_for(settings), ledger, settings.upload_min_rate)
-        chat = ChatService(
-            client,
-            catalogue,
-            store,
-            documents,
-            settings.default_model,
-            settings.deadline,
-            settings.answer_cap,
-            TokenCounter(client, stores.token_counts),
-            CostMeter(price_table(settings), spend, settings.daily_spend_cap),
-            KimiTools(
-                FormulaCatalogue(client),
-                frozenset(settings.kimi_tools_allowed),
-                settings.max_tool_rounds,
-            ),
-            stores.answer_writes,
-        )
-        if readiness is not None:
-            readiness.watch(stores)  # every store, whatever the backend
-        try:
-            yield AppContext(settings, client, catalogue, chat, documents)
-        finally:
-            if readiness is not None:
-                readiness.forget()
-            with anyio.CancelScope(shield=True):  # a cancelled shutdown still closes each
-                await client.aclose()
-                await stores.aclose()
-
-    tools = offered_tools(settings)
-    server = CompactToolsServer[AppContext](
+    services = Services(settings, transport)
+    if settings.store_url:
+        services.stores()  # opened now: a store_url that cannot work stops start-up
+    names = offered_names(settings)
+    secrets = _secrets(settings, inbound_tokens)
+    server = DeferredServer[Services](
         "kimi",
-        middleware=[ArgumentGuard(fn for fn, _, _ in tools), OwnerScope()],
+        middleware=[ArgumentGuard(lambda name: server.tool_function(name)), OwnerScope()],
         version=__version__,
         instructions=INSTRUCTIONS,
-        lifespan=lifespan,
+        lifespan=_lifespan(services, readiness),
         log_level=settings.log_level,
         request_state_security=request_state_security(settings),
     )
-    state_keys = settings.request_state_keys or []
-    keys = (settings.api_key, settings.auth_token, *(settings.auth_tokens or {}), *state_keys)
-    configured = [key.get_secret_value() for key in keys if key]
-    secrets = tuple(secret for secret in (*configured, *inbound_tokens) if secret)
-    for fn, title, annotations in tools:
-        tool = _reported(fn, secrets)
-        server.add_tool(tool, title=title, annotations=annotations, structured_output=True)
-    register_conversation_resources(server, store)
-    if ask_kimi in (fn for fn, _, _ in tools):  # every prompt is a request to call ask_kimi
-        register_prompts(server)
+    server.defer_tools(
+        names, lambda: listed(names), lambda name: _register_tool(server, name, secrets)
+    )
+    server.defer("resources", lambda: _register_resources(server, services))
+    if "ask_kimi" in names:  # every prompt is a request to call ask_kimi
+        server.defer("prompts", lambda: _register_prompts(server))
     else:
         without_prompts(server)
     server.middleware.append(UnknownPromptGuard(server.list_prompts))
@@ -170,18 +77,54 @@ def build_server(
     return server
 
 
-def open_stores_for(settings: Settings) -> Stores:
-    """The stores `store_url` names (SQLite in data_dir by default); callers see interfaces.
+def _lifespan(
+    services: Services, readiness: Readiness | None
+) -> Callable[[MCPServer[Services]], AbstractAsyncContextManager[Services]]:
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
+        if readiness is not None:
+            readiness.watch(services.stores())  # every store, whatever the backend
+        if services.settings.daily_spend_cap is not None:
+            services.app()  # now: a cap that can count nothing says so at start-up (CostMeter)
+        try:
+            yield services
+        finally:
+            if readiness is not None:
+                readiness.forget()
+            with anyio.CancelScope(shield=True):  # a cancelled shutdown still closes each
+                await services.aclose()
 
-    Raises:
-        StoreError: a Redis URL without the redis extra installed.
-    """
-    return open_stores(
-        settings.store_url,
-        data_dir=settings.data_dir,
-        key_prefix=settings.store_key_prefix,
-        ttl_days=settings.conversation_ttl_days,
-    )
+    return lifespan
+
+
+def _register_tool(
+    server: MCPServer[Services], name: str, secrets: tuple[str, ...]
+) -> ToolFunction:
+    from kimi_mcp.server.tool_registry import offered_tools, register_tools
+
+    tools = offered_tools([name])
+    register_tools(server, tools, secrets)
+    return tools[0][0]
+
+
+def _register_resources(server: MCPServer[Services], services: Services) -> None:
+    from kimi_mcp.server.resources import register_conversation_resources
+
+    register_conversation_resources(server, lambda: services.stores().conversations)
+
+
+def _register_prompts(server: MCPServer[Services]) -> None:
+    from kimi_mcp.server.prompts import register_prompts
+
+    register_prompts(server)
+
+
+def _secrets(settings: Settings, inbound_tokens: tuple[str, ...]) -> tuple[str, ...]:
+    """Every secret an unexpected error's text is redacted of before it is logged or sent."""
+    state_keys = settings.request_state_keys or []
+    keys = (settings.api_key, settings.auth_token, *(settings.auth_tokens or {}), *state_keys)
+    configured = [key.get_secret_value() for key in keys if key]
+    return tuple(secret for secret in (*configured, *inbound_tokens) if secret)
 
 
 def request_state_security(settings: Settings) -> RequestStateSecurity | None:
@@ -195,61 +138,21 @@ def request_state_security(settings: Settings) -> RequestStateSecurity | None:
     return RequestStateSecurity(keys=[k.get_secret_value() for k in settings.request_state_keys])
 
 
-def offered_tools(settings: Settings) -> list[ToolEntry]:
+def offered_names(settings: Settings) -> list[str]:
     """The tools the settings offer, in the fixed order of `TOOL_NAMES`."""
-    everything = list(TOOLS)
-    everything.insert(1, (web_search, "Search the web with Kimi", SEARCH_ANNOTATIONS))
     wanted = set(settings.tools)
     if WEB_SEARCH not in settings.kimi_tools_allowed:  # never offer a tool that could only refuse
         if "web_search" in wanted and "tools" in settings.model_fields_set:
             log.warning("web_search is not offered: kimi_tools_allowed leaves out web-search")
         wanted.discard("web_search")
-    return [tool for tool in everything if tool[0].__name__ in wanted]
+    return [name for name in TOOL_NAMES if name in wanted]
 
 
-def without_prompts(server: MCPServer[AppContext]) -> None:
+def without_prompts(server: MCPServer[Services]) -> None:
     """No prompts: no `prompts` capability either (an empty one sends hosts looking for none)."""
     handlers = server._lowlevel_server._request_handlers  # no public removal (mcp 2.3)
     for method in ("prompts/list", "prompts/get"):
         handlers.pop(method, None)
-
-
-def guard_for(settings: Settings) -> PathGuard:
-    """The guard a server built from `settings` uses: its own config and data stay private."""
-    config = settings.config.expanduser() if settings.config else default_config_path()
-    return PathGuard(
-        settings.allowed_dirs,
-        deny_names=settings.deny_names,
-        protected=[config, *_state_dirs(settings)],
-        why_none_allowed=_why_none_allowed(settings),
-    )
-
-
-def _state_dirs(settings: Settings) -> list[Path]:
-    """data_dir, and the directory a sqlite:/// store_url names: never readable as documents."""
-    directories = [settings.data_dir.expanduser()]
-    if settings.store_url and settings.store_url.startswith("sqlite:"):
-        directories.append(sqlite_directory(settings.store_url, settings.data_dir))
-    return directories
-
-
-def price_table(settings: Settings) -> PriceTable:
-    """The built-in prices for the platform's currency, with the config file's on top."""
-    overrides = {model: Price(**price.model_dump()) for model, price in settings.prices.items()}
-    return PriceTable.for_currency(settings.currency, overrides)
-
-
-def _why_none_allowed(settings: Settings) -> str:
-    if settings.allowed_dirs:
-        return ""
-    if "allowed_dirs" in settings.model_fields_set:
-        return "allowed_dirs is set to an empty list"
-    try:
-        working = Path(os.path.realpath(Path.cwd()))
-    except OSError:  # started in a directory that was deleted since
-        return "the working directory the server was started in no longer exists"
-    reason = too_broad(working) or "not a usable directory"
-    return f"the server was started in {working}, {reason}, which is never allowed by default"
 
 
 def log_file_access(settings: Settings) -> None:
@@ -258,7 +161,7 @@ def log_file_access(settings: Settings) -> None:
         log.warning(
             "No directory is allowed for local files: %s. Allow one with --allow-dir PATH, "
             "allowed_dirs in the config file or KIMI_MCP_ALLOWED_DIRS.",
-            _why_none_allowed(settings),
+            why_none_allowed(settings),
         )
         return
     shown = ", ".join(map(str, settings.allowed_dirs))

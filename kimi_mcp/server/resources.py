@@ -5,6 +5,7 @@ is one conversation whole. Resources cost the host's model nothing until a user 
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -19,17 +20,21 @@ from kimi_mcp.store.conversations import Conversation, ConversationStore
 RECENT = 100
 
 
-def register_conversation_resources(server: MCPServer[Any], store: ConversationStore) -> None:
+def register_conversation_resources(
+    server: MCPServer[Any], store_of: Callable[[], ConversationStore]
+) -> None:
+    """`store_of` gives the store when a resource is read: it is opened on first use."""
+
     async def conversations() -> str:
         try:
-            summaries = await store.recent(RECENT, owner=current_owner())
+            summaries = await store_of().recent(RECENT, owner=current_owner())
         except KimiError as exc:  # the store's: names the file and the fix
             raise ResourceError(str(exc)) from None
         return _json([asdict(c) for c in summaries])
 
     async def conversation(conversation_id: str) -> str:
         try:
-            found = await store.load(conversation_id, owner=current_owner())
+            found = await store_of().load(conversation_id, owner=current_owner())
             return _json(_shown(found))
         except InputError:  # unknown, or another owner's: -32602 like any unknown resource
             raise ResourceNotFoundError(

@@ -7,10 +7,12 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from kimi_mcp.ask.kimi_tools import WEB_SEARCH
 from kimi_mcp.config import TOOL_NAMES, Settings, load_settings
 from kimi_mcp.errors import ConfigError
-from kimi_mcp.server import build_server
-from kimi_mcp.server.build import offered_tools
+from kimi_mcp.server import build, build_server
+from kimi_mcp.server.build import offered_names
+from kimi_mcp.server.tool_registry import every_tool
 from tests.conftest import TOOL_NAMES as TESTED_TOOL_NAMES
 
 # The budgets the README states (characters of compact tools/list JSON, wire names): issue 13
@@ -32,7 +34,9 @@ async def _listed(settings: Settings) -> tuple[list[str], int]:
 
 
 def test_the_settings_name_the_tools_the_server_has_in_its_order() -> None:
-    assert [fn.__name__ for fn, _, _ in offered_tools(load_settings())] == list(TOOL_NAMES)
+    assert [fn.__name__ for fn, _, _ in every_tool()] == list(TOOL_NAMES)
+    assert offered_names(load_settings()) == list(TOOL_NAMES)
+    assert build.WEB_SEARCH == WEB_SEARCH  # the formula web_search needs (build's own copy)
     assert TESTED_TOOL_NAMES == TOOL_NAMES
 
 

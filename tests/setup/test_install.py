@@ -15,6 +15,7 @@ from kimi_mcp.__main__ import main
 from kimi_mcp.setup import jsonc
 from kimi_mcp.setup.clients import CLIENT_LIST, CLIENTS, Client, OsName, Roots
 from kimi_mcp.setup.install import installed_clients
+from kimi_mcp.setup.install_args import CLIENT_NAMES as PARSER_CLIENT_NAMES
 from kimi_mcp.setup.install_cli import launch_command
 
 # Not the canary: a file written with --with-key holds it, and the canary sweep reads tmp_path.
@@ -107,6 +108,11 @@ EXPECTED_PROJECT_PATHS = {
     "gemini": ".gemini/settings.json",
     "zed": ".zed/settings.json",
 }
+
+
+def test_the_parser_offers_every_client_install_knows() -> None:
+    """The parser keeps its own copy of the names (importing `clients` slowed every start)."""
+    assert tuple(CLIENTS) == PARSER_CLIENT_NAMES
 
 
 @pytest.mark.parametrize("os_name", ["linux", "macos", "windows"])
