@@ -13,7 +13,7 @@ from typing import Any
 from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
 
 from kimi_mcp.server.http_auth import OWNER_SCOPE_KEY
-from kimi_mcp.store.conversations import DEFAULT_OWNER
+from kimi_mcp.store.default_owner import DEFAULT_OWNER
 
 _owner: ContextVar[str] = ContextVar("kimi_mcp_owner", default=DEFAULT_OWNER)
 

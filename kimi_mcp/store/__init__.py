@@ -2,6 +2,7 @@
 counts, each behind one small interface.
 
 - `conversations`: `ConversationStore`, the interface, and its values (`Conversation`, `Turn`);
+  `default_owner`: the owner no bearer names;
 - `uploads`: `UploadLedger`, the interface, and `LedgerEntry`;
 - `spend`: `SpendLedger`, the interface, and `Spend`;
 - `token_counts`: `TokenCountStore`, a shared cache of Kimi's counts by content key;

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from kimi_mcp.errors import InputError
+from kimi_mcp.store.default_owner import DEFAULT_OWNER as DEFAULT_OWNER  # still named here
 
 Role = Literal["user", "assistant", "tool"]
-DEFAULT_OWNER = "default"  # stdio, a single auth_token, and conversations kept before owners
 
 
 @dataclass(frozen=True)

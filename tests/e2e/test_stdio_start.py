@@ -55,6 +55,7 @@ NOT_AT_START = (
     "kimi_mcp.kimi",
     "kimi_mcp.local_files",
     "kimi_mcp.store.open",
+    "kimi_mcp.store.conversations",  # the owner scoping needs only the default owner
     "kimi_mcp.store.sqlite_file",
     "sqlite3",
 )
