@@ -18,7 +18,13 @@ from kimi_mcp.errors import (
 )
 from kimi_mcp.kimi.policy import error_from_response, may_have_run
 from kimi_mcp.kimi.retries import Retries, may_have_acted
-from kimi_mcp.kimi.upstream import LIMITS, connection_error, json_content, read_capped, timeouts
+from kimi_mcp.kimi.upstream import (
+    LIMITS,
+    connection_error,
+    json_content,
+    read_response,
+    timeouts,
+)
 
 _HEADER_SAFE = re.compile(r"[!-~]+")  # printable ASCII, no space: a key is one word
 
@@ -119,15 +125,12 @@ class Connection:
         self, http: httpx2.AsyncClient, method: str, path: str, kwargs: dict[str, Any]
     ) -> httpx2.Response:
         try:
-            async with http.stream(method, path, **kwargs) as response:
-                body = await read_capped(response)
+            async with http.stream(method, path, **kwargs) as streamed:
+                response = await read_response(streamed)
         except httpx2.TimeoutException as exc:  # before TransportError: it is a subclass
             raise self.connection_error(APITimeoutError, method, path, exc) from None
         except httpx2.TransportError as exc:  # its text may quote a header: only redacted
             raise self.connection_error(APIConnectionError, method, path, exc) from None
         if not response.is_success:
-            raise self.status_error(response.status_code, response.headers, body)
-        # A fresh Response around the capped body: the streamed one is closed and unread.
-        return httpx2.Response(
-            response.status_code, headers=response.headers, content=body, request=response.request
-        )
+            raise self.status_error(response.status_code, response.headers, response.content)
+        return response
