@@ -18,7 +18,13 @@ from kimi_mcp.errors import (
 )
 from kimi_mcp.kimi.policy import error_from_response, may_have_run
 from kimi_mcp.kimi.retries import Retries, may_have_acted
-from kimi_mcp.kimi.upstream import LIMITS, connection_error, json_content, read_capped, timeouts
+from kimi_mcp.kimi.upstream import (
+    LIMITS,
+    connection_error,
+    json_content,
+    read_response,
+    timeouts,
+)
 
 _HEADER_SAFE = re.compile(r"[!-~]+")  # printable ASCII, no space: a key is one word
 
@@ -98,36 +104,41 @@ class Connection:
         failure proves it did not run.
         """
         http = self.http
-        retries = self.retries(deadline)
+        retries: Retries | None = None  # made at the first failure: most calls have none
         if "json" in kwargs:  # encoded here: httpx2 fails on a lone surrogate Kimi sent us
             kwargs |= json_content(kwargs.pop("json"))
         while True:
-            try:
-                with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
+            # A scope on the absolute deadline, not fail_after: that is the same scope plus a
+            # generator and two clock reads, on every call (0.03 M instructions of ~2.4 M).
+            with anyio.CancelScope(deadline=deadline) as scope:
+                try:
                     return await self._attempt(http, method, path, kwargs)
-            except TimeoutError:
+                except APIError as error:
+                    failed = error
+            if scope.cancelled_caught:
                 raise APITimeoutError(
                     f"Kimi did not answer {method} {path} before the deadline; try again later."
-                ) from None
-            except APIError as error:
-                sent = may_have_acted(method, error)
-                if runs_once and may_have_run(error, request_sent=sent):
-                    raise retries.marked(error) from None
-                await retries.wait_or_raise(error, sent=sent)
+                )
+            retries = retries or self.retries(deadline)
+            sent = may_have_acted(method, failed)
+            if runs_once and may_have_run(failed, request_sent=sent):
+                raise retries.marked(failed) from None
+            await retries.wait_or_raise(failed, sent=sent)
 
     async def _attempt(
         self, http: httpx2.AsyncClient, method: str, path: str, kwargs: dict[str, Any]
     ) -> httpx2.Response:
         try:
-            async with http.stream(method, path, **kwargs) as response:
-                body = await read_capped(response)
+            # send(stream=True) and aclose, as http.stream does without its context manager.
+            streamed = await http.send(http.build_request(method, path, **kwargs), stream=True)
+            try:
+                response = await read_response(streamed)
+            finally:
+                await streamed.aclose()
         except httpx2.TimeoutException as exc:  # before TransportError: it is a subclass
             raise self.connection_error(APITimeoutError, method, path, exc) from None
         except httpx2.TransportError as exc:  # its text may quote a header: only redacted
             raise self.connection_error(APIConnectionError, method, path, exc) from None
         if not response.is_success:
-            raise self.status_error(response.status_code, response.headers, body)
-        # A fresh Response around the capped body: the streamed one is closed and unread.
-        return httpx2.Response(
-            response.status_code, headers=response.headers, content=body, request=response.request
-        )
+            raise self.status_error(response.status_code, response.headers, response.content)
+        return response

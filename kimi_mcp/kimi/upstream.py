@@ -72,12 +72,52 @@ def too_large(path: str, cap: int) -> ResponseValidationError:
     )
 
 
+def _plain_within(response: httpx2.Response, cap: int) -> bool:
+    """Whether the body is at most `cap` bytes as it is read: framed by a declared length no
+    longer (h11 then delivers exactly that many bytes; a Transfer-Encoding would beat it) and
+    not encoded (gzip inflates past any length). Raises when the declared length is over."""
+    headers = response.headers
+    declared = headers.get("content-length", "")
+    if not declared.isdigit() or "transfer-encoding" in headers:
+        return False  # chunked or until close: only counting while reading bounds it
+    if int(declared) > cap:
+        raise too_large(response.request.url.path, cap)
+    return "content-encoding" not in headers
+
+
+async def read_response(response: httpx2.Response, cap: int = MAX_BODY_BYTES) -> httpx2.Response:
+    """`response` with its body read (`.content`), refused as soon as it passes `cap` bytes.
+
+    A plain answer of a declared length within the cap (Kimi's JSON) is read in one go into
+    this response, as httpx2 reads any answer; a body whose size only shows while reading is
+    counted, into a fresh Response.
+    """
+    if _plain_within(response, cap):
+        await _read_plain(response, cap)
+        return response
+    body = await _counted(response, cap)
+    # A fresh Response around the capped body: the streamed one is closed and unread.
+    return httpx2.Response(
+        response.status_code, headers=response.headers, content=body, request=response.request
+    )
+
+
 async def read_capped(response: httpx2.Response, cap: int = MAX_BODY_BYTES) -> bytes:
     """The (decoded) body, refused as soon as it passes `cap` bytes: memory stays bounded."""
+    if _plain_within(response, cap):
+        return await _read_plain(response, cap)
+    return await _counted(response, cap)
+
+
+async def _read_plain(response: httpx2.Response, cap: int) -> bytes:
+    body = await response.aread()
+    if len(body) > cap:  # a transport that does not frame by the declared length (not h11)
+        raise too_large(response.request.url.path, cap)
+    return body
+
+
+async def _counted(response: httpx2.Response, cap: int) -> bytes:
     path = response.request.url.path
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > cap:
-        raise too_large(path, cap)
     chunks: list[bytes] = []
     size = 0
     try:

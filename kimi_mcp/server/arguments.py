@@ -58,6 +58,10 @@ class ArgumentGuard(ServerMiddleware[Any]):
         # them (a pydantic model and its JSON schema per tool) was a third of build_server.
         self._tool = tool
         self._tools: dict[str, ToolArguments] = {}
+        # Tools that took no arguments once without a refusal: the verdict on `{}` never
+        # changes, so a call without arguments (check_balance, list_models) is not validated
+        # again here; the SDK validates it once more anyway.
+        self._bare_calls_pass: set[str] = set()
 
     def _arguments(self, name: str) -> ToolArguments | None:
         if name not in self._tools:
@@ -79,7 +83,9 @@ class ArgumentGuard(ServerMiddleware[Any]):
         return await call_next(ctx)
 
     def _refusal(self, name: object, arguments: object) -> str | None:
-        tool = self._arguments(name) if isinstance(name, str) else None
+        if not isinstance(name, str) or (not arguments and name in self._bare_calls_pass):
+            return None  # a malformed name gets the SDK's own answer
+        tool = self._arguments(name)
         arguments = {} if arguments is None else arguments
         if tool is None or not isinstance(arguments, dict):
             return None  # unknown tools and malformed params get the SDK's own answers
@@ -94,7 +100,9 @@ class ArgumentGuard(ServerMiddleware[Any]):
         except ValidationError as exc:
             from kimi_mcp.server.argument_errors import describe_invalid_arguments  # on a refusal
 
-            return describe_invalid_arguments(str(name), exc, tool.schema)
+            return describe_invalid_arguments(name, exc, tool.schema)
+        if not arguments:
+            self._bare_calls_pass.add(name)
         return None
 
 

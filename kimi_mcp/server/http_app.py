@@ -19,8 +19,7 @@ from kimi_mcp.errors import ConfigError
 from kimi_mcp.server.build import build_server
 from kimi_mcp.server.http_auth import (
     MIN_TOKEN_CHARS,
-    BearerAuth,
-    HostOriginGuard,
+    AccessGuard,
     generate_token,
     token_problem,
 )
@@ -59,7 +58,7 @@ async def healthz(_: Request) -> Response:
 
 
 def build_http_app(settings: Settings, tokens: Mapping[str, str]) -> Starlette:
-    """The SDK app plus /healthz, wrapped (outermost first) in the Host/Origin guard and auth;
+    """The SDK app plus /healthz, behind the Host/Origin guard and the bearer check;
     `tokens` maps each bearer token to the owner of the conversations it may see."""
     security = security_for(settings)
     readiness = Readiness()
@@ -79,9 +78,8 @@ def build_http_app(settings: Settings, tokens: Mapping[str, str]) -> Starlette:
     make_room_for_new_sessions(server.session_manager)
     app.add_route("/healthz", healthz, methods=["GET"])
     app.add_route("/readyz", readiness.endpoint, methods=["GET"])
-    # add_middleware puts the last one added outermost: see http_auth for why the guard is.
-    app.add_middleware(BearerAuth, tokens=tokens, open_paths=OPEN_PATHS)
-    app.add_middleware(HostOriginGuard, security=security, open_paths=OPEN_PATHS)
+    # Host/Origin first, then the token, in one layer: see http_auth for why in that order.
+    app.add_middleware(AccessGuard, security=security, tokens=tokens, open_paths=OPEN_PATHS)
     return app
 
 

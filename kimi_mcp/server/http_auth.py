@@ -1,11 +1,11 @@
 """Access control in front of the SDK's HTTP app: a Host/Origin guard, then a bearer token.
 
-Both are plain ASGI middlewares so they answer before anything reads the request body. Order
-(outermost first): the Host/Origin guard, then the bearer check, then the SDK app (which repeats
-the Host/Origin check and enforces the 4 MiB body limit). The guard comes first on purpose: a
-foreign Host or Origin is a browser-borne or DNS-rebinding request, and it gets the same 421/403
-whether or not it carries a token, so such a page learns nothing about the token check and the
-token is never compared for it.
+One plain ASGI middleware, so it answers before anything reads the request body, and it reads the
+headers once for both checks. Order: the Host/Origin check, then the bearer check, then the SDK
+app (which repeats the Host/Origin check and enforces the 4 MiB body limit). The Host/Origin check
+comes first on purpose: a foreign Host or Origin is a browser-borne or DNS-rebinding request, and
+it gets the same 421/403 whether or not it carries a token, so such a page learns nothing about
+the token check and the token is never compared for it.
 
 A client refused with 401 looks for OAuth under `/.well-known/` (RFC 9728 protected-resource and
 RFC 8414 authorization-server metadata, with or without the `/mcp` suffix); those paths answer 404
@@ -23,7 +23,6 @@ from collections.abc import Collection, Mapping
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -76,18 +75,28 @@ def owner_of(header_values: list[bytes], tokens: list[tuple[bytes, str]]) -> str
     return found
 
 
-class BearerAuth:
-    """401 unless the request carries one of the tokens; `open_paths` (health checks) need none.
+class AccessGuard:
+    """The Host/Origin guard, then the bearer check, in one pass over the request's headers.
 
-    `tokens` maps each token to its owner, who reaches the handlers through the scope. The token
-    is read from the Authorization header only: never from the query string, where it would land
-    in proxy logs and browser history.
+    A Host outside the allow-list is 421 and an Origin 403, before anything else runs; the
+    rules are the SDK's (`TransportSecurityMiddleware`), the ones it applies again inside the
+    MCP endpoint, so requests the SDK never sees (wrong method, unknown path, CORS preflight)
+    are covered too. Then 401 unless the request carries one of the tokens: `tokens` maps each
+    to its owner, who reaches the handlers through the scope. The token is read from the
+    Authorization header only: never from the query string, where it would land in proxy logs
+    and browser history. `open_paths` (health checks) need neither.
     """
 
     def __init__(
-        self, app: ASGIApp, tokens: Mapping[str, str], open_paths: Collection[str] = ()
+        self,
+        app: ASGIApp,
+        *,
+        security: TransportSecuritySettings,
+        tokens: Mapping[str, str],
+        open_paths: Collection[str] = (),
     ) -> None:
         self.app, self.open_paths = app, frozenset(open_paths)
+        self.checker = TransportSecurityMiddleware(security)
         self.tokens = [(token.encode("ascii"), owner) for token, owner in tokens.items()]
         # One user per owner, built once: two pydantic objects per request add up at load.
         self.users = {owner: _user(owner) for owner in tokens.values()}
@@ -97,17 +106,46 @@ class BearerAuth:
         if scope["type"] != "http" or scope["path"] in self.open_paths:
             await self.app(scope, receive, send)
             return
-        if scope["path"].startswith(WELL_KNOWN):  # nothing is there, token or not
-            answer = JSONResponse({"error": "not_found", "error_description": NO_OAUTH}, 404)
-            await answer(scope, receive, send)
-            return
-        values = [value for name, value in scope["headers"] if name.lower() == b"authorization"]
-        owner = owner_of(values, self.tokens)
-        if owner is not None:
-            user = self.users[owner]
-            await self.app({**scope, OWNER_SCOPE_KEY: owner, "user": user}, receive, send)
-            return
-        await _refusal(bool(values))(scope, receive, send)
+        host, origin, credentials = _access_headers(scope["headers"])
+        refusal = self._foreign(host, origin)
+        if refusal is None and scope["path"].startswith(WELL_KNOWN):
+            refusal = _not_found()  # nothing is there, token or not
+        if refusal is None:
+            owner = owner_of(credentials, self.tokens)
+            if owner is not None:
+                user = self.users[owner]
+                await self.app({**scope, OWNER_SCOPE_KEY: owner, "user": user}, receive, send)
+                return
+            refusal = _refusal(bool(credentials))
+        await refusal(scope, receive, send)
+
+    def _foreign(self, host: str | None, origin: str | None) -> Response | None:
+        """The SDK's answer to a Host or Origin outside the allow-lists, else None."""
+        checker = self.checker
+        if not checker.settings.enable_dns_rebinding_protection:
+            return None
+        if not checker._validate_host(host):
+            return Response("Invalid Host header", status_code=421)
+        if not checker._validate_origin(origin):
+            return Response("Invalid Origin header", status_code=403)
+        return None
+
+
+def _access_headers(
+    headers: list[tuple[bytes, bytes]],
+) -> tuple[str | None, str | None, list[bytes]]:
+    """The first Host and Origin values (as Starlette reads them), and every Authorization."""
+    host = origin = None
+    credentials = []
+    for raw_name, value in headers:
+        name = raw_name.lower()
+        if name == b"authorization":
+            credentials.append(value)
+        elif name == b"host" and host is None:
+            host = value.decode("latin-1")
+        elif name == b"origin" and origin is None:
+            origin = value.decode("latin-1")
+    return host, origin, credentials
 
 
 def _user(owner: str) -> AuthenticatedUser:
@@ -116,34 +154,14 @@ def _user(owner: str) -> AuthenticatedUser:
     return AuthenticatedUser(AccessToken(token=f"owner:{owner}", client_id=owner, scopes=[]))
 
 
+def _not_found() -> Response:
+    # Nothing is under /.well-known/, token or not: a client looking for OAuth learns at once.
+    return JSONResponse({"error": "not_found", "error_description": NO_OAUTH}, 404)
+
+
 def _refusal(sent_credentials: bool) -> Response:
     # RFC 6750 3.1: a request with no credentials gets the bare challenge, a wrong one an error.
     error = "invalid_token" if sent_credentials else "unauthorized"
     challenge = WWW_AUTHENTICATE + (', error="invalid_token"' if sent_credentials else "")
     body = {"error": error, "error_description": HOW_TO_AUTHENTICATE}
     return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": challenge})
-
-
-class HostOriginGuard:
-    """421 for a Host, 403 for an Origin outside the allow-lists, before anything else runs.
-
-    The checks themselves are the SDK's (`TransportSecurityMiddleware`), so the rules match the
-    ones it applies again inside the MCP endpoint; running them here first also covers requests
-    the SDK never sees (wrong method, unknown path, CORS preflight).
-    """
-
-    def __init__(
-        self, app: ASGIApp, security: TransportSecuritySettings, open_paths: Collection[str] = ()
-    ) -> None:
-        self.app, self.open_paths = app, frozenset(open_paths)
-        self.checker = TransportSecurityMiddleware(security)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.open_paths:
-            await self.app(scope, receive, send)
-            return
-        refusal = await self.checker.validate_request(Request(scope), is_post=False)
-        if refusal is None:
-            await self.app(scope, receive, send)
-            return
-        await refusal(scope, receive, send)

@@ -231,6 +231,9 @@ def _figure(
             "rounds": len(mine),
             "samples": [round(t.rate, 1) for t in mine],
             "floor_samples": [round(t.rate, 1) for t in floor],
+            # Each round's ratio of two turns run back to back: drift between rounds (other
+            # work on the machine) moves both alike, so these spread less than the samples.
+            "round_ratios": [round(m.rate / f.rate, 3) for m, f in zip(mine, floor, strict=True)],
             "server_cpu_ms_per_call": _per_call(mine),
             "floor_cpu_ms_per_call": _per_call(floor),
             # The emulator's CPU per call: what answering the upstream call costs Kimi's side.
