@@ -23,6 +23,7 @@ from collections.abc import Collection, Mapping
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -106,8 +107,8 @@ class AccessGuard:
         if scope["type"] != "http" or scope["path"] in self.open_paths:
             await self.app(scope, receive, send)
             return
-        host, origin, credentials = _access_headers(scope["headers"])
-        refusal = self._foreign(host, origin)
+        credentials = _credentials(scope["headers"])
+        refusal = await self._foreign(scope)
         if refusal is None and scope["path"].startswith(WELL_KNOWN):
             refusal = _not_found()  # nothing is there, token or not
         if refusal is None:
@@ -119,33 +120,17 @@ class AccessGuard:
             refusal = _refusal(bool(credentials))
         await refusal(scope, receive, send)
 
-    def _foreign(self, host: str | None, origin: str | None) -> Response | None:
-        """The SDK's answer to a Host or Origin outside the allow-lists, else None."""
-        checker = self.checker
-        if not checker.settings.enable_dns_rebinding_protection:
+    async def _foreign(self, scope: Scope) -> Response | None:
+        """The SDK's answer to a Host or Origin outside the allow-lists (421, 403), else None:
+        its public check, so an SDK release that reworks its internals still guards."""
+        if not self.checker.settings.enable_dns_rebinding_protection:
             return None
-        if not checker._validate_host(host):
-            return Response("Invalid Host header", status_code=421)
-        if not checker._validate_origin(origin):
-            return Response("Invalid Origin header", status_code=403)
-        return None
+        return await self.checker.validate_request(Request(scope))
 
 
-def _access_headers(
-    headers: list[tuple[bytes, bytes]],
-) -> tuple[str | None, str | None, list[bytes]]:
-    """The first Host and Origin values (as Starlette reads them), and every Authorization."""
-    host = origin = None
-    credentials = []
-    for raw_name, value in headers:
-        name = raw_name.lower()
-        if name == b"authorization":
-            credentials.append(value)
-        elif name == b"host" and host is None:
-            host = value.decode("latin-1")
-        elif name == b"origin" and origin is None:
-            origin = value.decode("latin-1")
-    return host, origin, credentials
+def _credentials(headers: list[tuple[bytes, bytes]]) -> list[bytes]:
+    """Every Authorization header's value (more than one is refused by `owner_of`)."""
+    return [value for name, value in headers if name.lower() == b"authorization"]
 
 
 def _user(owner: str) -> AuthenticatedUser:
