@@ -142,7 +142,7 @@ class ChatService:
         still makes them: the answer was billed."""
         keep = Keep(conversation, turns, model, file_ids) if request.keep else None
         counts = learnt_counts(request, prompt, loop, turns)
-        bill = self.costs.bill(model, loop.outcome.usage, loop.searches)
+        bill = self._bill(model, loop)
         with anyio.CancelScope(shield=True):
             written = await self._write(keep, counts, bill)
         self.counter.stored(written.counts)
@@ -151,6 +151,15 @@ class ChatService:
         if keep is None:
             return Stored(False, "not kept: a one-off question"), bill.estimate
         return _stored(conversation.id, written.keep), bill.estimate
+
+    def _bill(self, model: str, loop: LoopResult) -> Bill:
+        """What the call cost and the spend to record; a bug pricing it costs neither the
+        turns nor the answer (logged; the call is reported with no cost and not counted)."""
+        try:
+            return self.costs.bill(model, loop.outcome.usage, loop.searches)
+        except Exception:
+            log.exception("a %s call could not be priced (a kimi-mcp bug; please report it)", model)
+            return Bill(Estimate(None, "kimi-mcp failed to price this call (see its log)."), None)
 
     async def _write(self, keep: Keep | None, counts: dict[str, int], bill: Bill) -> Written:
         try:
