@@ -40,7 +40,13 @@ class DeferredServer(CompactToolsServer[LifespanT]):
     """Each tool is registered on the first call of it, and tools/list answers from `listed`: the
     snapshot, which `tool_list`'s test proves equal to what the tools compact to (and in their
     fixed order, whichever were registered since). Prompts and resources, each a `defer`red
-    part, are registered on the first request that reads them."""
+    part, are registered on the first request that reads them.
+
+    Its state is set on first use (class defaults until then), not in an `__init__`: the SDK's
+    constructor takes many arguments that an override would have to keep in step."""
+
+    _deferred_tools: _DeferredTools | None = None
+    _deferred_parts: dict[Part, Callable[[], None]] | None = None
 
     def defer_tools(
         self,
@@ -48,11 +54,11 @@ class DeferredServer(CompactToolsServer[LifespanT]):
         listed: Callable[[], list[Tool]],
         register: Callable[[str], ToolFunction],
     ) -> None:
-        self.__dict__["_tools"] = _DeferredTools(listed, register, list(names))
+        self._deferred_tools = _DeferredTools(listed, register, list(names))
 
     def tool_registered(self, name: str) -> None:
         """Register the tool `name` now if it is offered and not registered yet."""
-        tools: _DeferredTools | None = self.__dict__.get("_tools")
+        tools = self._deferred_tools
         if tools is not None and name in tools.waiting:
             tools.functions[name] = tools.register(name)
             tools.waiting.remove(name)  # after: a registration that raised is tried again
@@ -60,12 +66,12 @@ class DeferredServer(CompactToolsServer[LifespanT]):
     def tool_function(self, name: str) -> ToolFunction | None:
         """The function of the offered tool `name`, registered now if it was not yet."""
         self.tool_registered(name)
-        tools: _DeferredTools | None = self.__dict__.get("_tools")
+        tools = self._deferred_tools
         return tools.functions.get(name) if tools is not None else None
 
     def tools_registered(self) -> None:
-        """Every offered tool registered now, in the fixed order."""
-        tools: _DeferredTools | None = self.__dict__.get("_tools")
+        """Every offered tool registered now, in the fixed order (the snapshot's test)."""
+        tools = self._deferred_tools
         for name in list(tools.waiting) if tools is not None else ():
             self.tool_registered(name)
 
@@ -80,13 +86,14 @@ class DeferredServer(CompactToolsServer[LifespanT]):
             del self._pending()[part]  # after: a registration that raised is tried again
 
     def _pending(self) -> dict[Part, Callable[[], None]]:
-        pending: dict[Part, Callable[[], None]] = self.__dict__.setdefault("_deferred", {})
-        return pending
+        if self._deferred_parts is None:
+            self._deferred_parts = {}
+        return self._deferred_parts
 
     # Every SDK method that reads the tool, prompt or resource manager (mcp 2.3) --------------
 
     async def list_tools(self) -> list[Tool]:
-        tools: _DeferredTools | None = self.__dict__.get("_tools")
+        tools = self._deferred_tools
         return tools.listed() if tools is not None else await super().list_tools()
 
     async def call_tool(
