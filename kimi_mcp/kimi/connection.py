@@ -119,7 +119,8 @@ class Connection:
                 raise APITimeoutError(
                     f"Kimi did not answer {method} {path} before the deadline; try again later."
                 )
-            retries = retries or self.retries(deadline)
+            if retries is None:
+                retries = self.retries(deadline)
             sent = may_have_acted(method, failed)
             if runs_once and may_have_run(failed, request_sent=sent):
                 raise retries.marked(failed) from None
