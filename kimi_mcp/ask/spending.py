@@ -3,9 +3,11 @@
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+
+import anyio
 
 from kimi_mcp.ask.pricing import Estimate, PriceTable
 from kimi_mcp.errors import KimiError, SpendCapError, StoreError
@@ -133,10 +135,7 @@ class CostMeter:
         kept = recent.total_of(day, self.fresh_for)
         if kept is not None:
             return kept
-        generation = recent.generation
-        total = await self.ledger.day_total(day, self.prices.currency)
-        recent.keep(day, total, generation)
-        return total
+        return await recent.read(day, lambda: self.ledger.day_total(day, self.prices.currency))
 
     async def _day_total(self, now: datetime) -> Spend:
         return await self.ledger.day_total(_day(now), self.prices.currency)
@@ -151,6 +150,26 @@ class _RecentTotal:
         self._day = ""
         self._total: Spend | None = None
         self._read_at = 0.0
+        self._flight: _Flight | None = None
+
+    async def read(self, day: str, read_total: Callable[[], Awaitable[Spend]]) -> Spend:
+        """`read_total()`, shared by the callers that ask while it is in flight (same day, no
+        charge since it began): a burst of 32 HTTP check_balance calls past `fresh_for` made 32
+        ledger reads, each on a worker thread of its own. A caller whose leader failed or was
+        cancelled reads on its own."""
+        flight = self._flight
+        if flight is not None and flight.day == day and flight.generation == self.generation:
+            await flight.done.wait()
+            return flight.total if flight.total is not None else await read_total()
+        flight = self._flight = _Flight(day, self.generation)
+        try:
+            flight.total = await read_total()
+            self.keep(day, flight.total, flight.generation)
+            return flight.total
+        finally:
+            flight.done.set()
+            if self._flight is flight:
+                self._flight = None
 
     def total_of(self, day: str, fresh_for: float) -> Spend | None:
         fresh = time.monotonic() - self._read_at < fresh_for
@@ -163,6 +182,16 @@ class _RecentTotal:
     def forget(self) -> None:
         self.generation += 1
         self._total = None
+
+
+@dataclass
+class _Flight:
+    """One ledger read in flight, and its total once it is made."""
+
+    day: str
+    generation: int
+    done: anyio.Event = field(default_factory=anyio.Event)
+    total: Spend | None = None
 
 
 def _day(now: datetime) -> str:

@@ -212,3 +212,58 @@ async def test_other_servers_charges_show_once_the_total_is_read_again(tmp_path:
     finally:
         await ours.aclose()
         await theirs.aclose()
+
+
+async def test_check_balance_calls_at_once_share_one_ledger_read(
+    ledger: SqliteSpendLedger,
+) -> None:
+    """32 HTTP clients past the fresh window made 32 reads, each on a worker thread."""
+    counted = CountedLedger(ledger)
+    meter = CostMeter(PriceTable.for_currency("USD", {}), counted)
+    counted.hold = held = anyio.Event()
+    totals: list[float] = []
+
+    async def check_balance() -> None:
+        totals.append((await meter.spent_today()).amount)
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            for _ in range(32):
+                group.start_soon(check_balance)
+            while counted.reads == 0:  # the first read is made and held: the others ask meanwhile
+                await anyio.lowlevel.checkpoint()
+            for _ in range(100):  # let every caller reach the ledger, or join the read in flight
+                await anyio.lowlevel.checkpoint()
+            held.set()
+    assert totals == [0.0] * 32 and counted.reads == 1
+
+
+async def test_a_caller_whose_shared_read_was_cancelled_reads_on_its_own(
+    ledger: SqliteSpendLedger,
+) -> None:
+    counted = CountedLedger(ledger)
+    meter = CostMeter(PriceTable.for_currency("USD", {}), counted)
+    counted.hold = anyio.Event()  # never set: the first read is held until cancelled
+    followed: list[float] = []
+
+    async def follower() -> None:
+        followed.append((await meter.spent_today()).amount)
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            leader = anyio.CancelScope()
+            group.start_soon(_lead, meter, leader)
+            while counted.reads == 0:  # the leader's read is made and held
+                await anyio.lowlevel.checkpoint()
+            group.start_soon(follower)
+            for _ in range(10):  # the follower joins the read in flight
+                await anyio.lowlevel.checkpoint()
+            assert followed == [] and counted.reads == 1
+            counted.hold = None
+            leader.cancel()
+    assert followed == [0.0] and counted.reads == 2
+
+
+async def _lead(meter: CostMeter, scope: anyio.CancelScope) -> None:
+    with scope:
+        await meter.spent_today()
